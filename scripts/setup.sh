@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything Ponder needs on Debian 12 (Debian and PyPI packages), builds the release
+# binary, fetches the default model and shows it. Idempotent: run it again at any time.
+#   scripts/setup.sh            everything, then `ponder inspect` on the default model
+#   scripts/setup.sh --no-run   everything, but do not run ponder at the end
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_at_end=1
+[[ "${1:-}" == "--no-run" ]] && run_at_end=0
+
+apt_packages=(build-essential cmake ninja-build pkg-config git python3 python3-pip
+  nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+# Python packages for tools and tests. llama-cpp-python builds llama.cpp from source (several
+# minutes the first time); it is the peer the model tests compare against.
+if ! python3 - <<'PY' 2>/dev/null
+import importlib, sys
+for m in ["numpy", "gguf", "safetensors", "jinja2", "tokenizers", "transformers", "torch", "openai", "llama_cpp"]:
+    importlib.import_module(m)
+PY
+then
+  echo "setup: installing Python packages from tools/requirements.txt"
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON}" python3 -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+fi
+
+cmake --preset release >/dev/null
+cmake --build --preset release
+
+model=$(python3 tools/fetch_default_model.py | tail -n 1)
+echo "setup: default model at $model"
+if ((run_at_end)); then
+  ./build/release/ponder inspect "$model"
+fi
