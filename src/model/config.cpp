@@ -125,6 +125,7 @@ ModelConfig ModelConfig::from_hf(const nlohmann::json& j) {
   c.max_position_embeddings = json_int(j, "max_position_embeddings", 4096);
   c.rms_norm_eps = json_float(j, "rms_norm_eps", 1e-6);
   c.tie_word_embeddings = j.value("tie_word_embeddings", false);
+  PONDER_CHECK(!j.value("use_sliding_window", false), "config.json: sliding-window attention is not supported");
   if (c.architecture == Architecture::Llama) c.attention_bias = j.value("attention_bias", false);
 
   // transformers < 5 writes rope_theta and rope_scaling; transformers 5 writes rope_parameters.
