@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/backend.h"
 #include "quant/quant.h"
