@@ -34,8 +34,7 @@ std::string human_bytes(uint64_t bytes) {
 // Bytes of the forward pass's scratch buffers for a batch of n tokens and one logits row per
 // sequence (see Qwen2Model::Scratch), plus attention scores for one context.
 uint64_t scratch_bytes(const ModelConfig& c, int64_t n, int64_t ctx) {
-  const int64_t wide = std::max(c.hidden_size, c.q_dim());
-  const int64_t floats_per_token = c.hidden_size + 2 * wide + c.q_dim() + 2 * c.kv_dim() + 2 * c.intermediate_size;
+  const int64_t floats_per_token = 2 * c.hidden_size + 2 * c.q_dim() + 2 * c.kv_dim() + 2 * c.intermediate_size;
   return static_cast<uint64_t>(n * floats_per_token * 4 + c.vocab_size * 4 + ctx * 8);
 }
 
@@ -58,7 +57,7 @@ void run_inspect(const InspectOptions& o) {
   if (c.rope_scaling.rope_type == "yarn") {
     fmt::print(", yarn x{} from {}", c.rope_scaling.factor, c.rope_scaling.original_max_position_embeddings);
   }
-  fmt::print("\nrms_norm_eps  {}\ntied output   {}\nqkv bias      {}\nqk norm       {}\n", c.rms_norm_eps,
+  fmt::print("\nrms_norm_eps  {:.3g}\ntied output   {}\nqkv bias      {}\nqk norm       {}\n", c.rms_norm_eps,
              c.tie_word_embeddings ? "yes" : "no", c.attention_bias ? "yes" : "no", c.qk_norm ? "yes" : "no");
 
   std::map<std::string, std::pair<int64_t, uint64_t>> by_type;  // dtype -> (count, bytes)

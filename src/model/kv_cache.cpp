@@ -4,7 +4,7 @@
 
 namespace ponder {
 
-KvCache::KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size, DType dtype)
+KvCache::KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size, DType dtype, Backend& backend)
     : n_layers_(config.num_hidden_layers),
       n_blocks_(n_blocks),
       block_size_(block_size),
@@ -16,7 +16,7 @@ KvCache::KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size
   PONDER_CHECK(n_blocks > 0 && block_size > 0 && block_size <= 4096, "KV cache: {} blocks of {} positions", n_blocks,
                block_size);
   layer_bytes_ = bytes_for(config, n_blocks * block_size, dtype) / static_cast<uint64_t>(2 * n_layers_);
-  storage_.assign(layer_bytes_ * 2 * static_cast<uint64_t>(n_layers_), 0);
+  storage_ = Buffer(&backend, layer_bytes_ * 2 * static_cast<uint64_t>(n_layers_));
 }
 
 uint64_t KvCache::bytes_for(const ModelConfig& config, int64_t n_positions, DType dtype) {
@@ -26,7 +26,7 @@ uint64_t KvCache::bytes_for(const ModelConfig& config, int64_t n_positions, DTyp
 
 KvLayerView KvCache::layer(int64_t i) {
   PONDER_CHECK(i >= 0 && i < n_layers_, "KV cache layer {} out of range", i);
-  uint8_t* base = storage_.data() + static_cast<uint64_t>(i) * 2 * layer_bytes_;
+  uint8_t* base = static_cast<uint8_t*>(storage_.data()) + static_cast<uint64_t>(i) * 2 * layer_bytes_;
   return KvLayerView{base, base + layer_bytes_, dtype_, block_size_, n_kv_heads_, head_dim_, n_blocks_};
 }
 

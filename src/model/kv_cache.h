@@ -2,7 +2,7 @@
 // of `block_size` positions (layout in kernels/backend.h, KvLayerView). Which block belongs to
 // which sequence is not its business: that is the engine's BlockPool and each sequence's block
 // table, carried in the Batch. Memory: 2 · layers · n_blocks · block_size · kv_dim · element bytes,
-// allocated once at construction.
+// allocated once at construction in backend memory.
 #pragma once
 
 #include <cstdint>
@@ -17,13 +17,13 @@ namespace ponder {
 class KvCache {
  public:
   // dtype: F32 (exact) or F16 (half the memory; the default for serving).
-  KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size, DType dtype);
+  KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size, DType dtype, Backend& backend);
 
   KvLayerView layer(int64_t i);
   int64_t n_blocks() const { return n_blocks_; }
   int64_t block_size() const { return block_size_; }
   DType dtype() const { return dtype_; }
-  uint64_t bytes() const { return static_cast<uint64_t>(storage_.size()); }
+  uint64_t bytes() const { return static_cast<uint64_t>(storage_.bytes()); }
 
   // Bytes a cache for n_positions positions takes.
   static uint64_t bytes_for(const ModelConfig& config, int64_t n_positions, DType dtype);
@@ -36,7 +36,7 @@ class KvCache {
   int64_t head_dim_;
   DType dtype_;
   uint64_t layer_bytes_;          // bytes of K (or V) of one layer
-  std::vector<uint8_t> storage_;  // (n_layers, 2, n_blocks, n_kv_heads, block_size, head_dim)
+  Buffer storage_;  // (n_layers, 2, n_blocks, n_kv_heads, block_size, head_dim) in backend memory
 };
 
 }  // namespace ponder

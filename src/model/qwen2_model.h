@@ -29,22 +29,27 @@ class Qwen2Model {
 
   const ModelConfig& config() const { return config_; }
   const TensorStore& store() const { return store_; }
+  Backend& backend() const { return backend_; }
 
   // Runs the batch: writes its tokens' K and V into `kv` and the logits of the rows with
   // want_logits (in batch order) into `logits` (n_logit_rows, vocab_size).
   void forward(const Batch& batch, KvCache& kv, float* logits);
 
  private:
+  // Activations in backend memory, sized for `capacity` tokens.
   struct Scratch {
     int64_t capacity = 0;
-    std::vector<float> x;       // (n, hidden) the residual stream
-    std::vector<float> h;       // (n, max(hidden, q_dim)) normed input, then attention output
-    std::vector<float> q;       // (n, q_dim)
-    std::vector<float> k;       // (n, kv_dim)
-    std::vector<float> v;       // (n, kv_dim)
-    std::vector<float> gate;    // (n, intermediate)
-    std::vector<float> up;      // (n, intermediate)
-    std::vector<float> out;     // (n, max(hidden, q_dim))
+    Buffer x;       // (n, hidden) the residual stream
+    Buffer h;       // (n, hidden) normed input, then a block's output
+    Buffer q;       // (n, q_dim)
+    Buffer k;       // (n, kv_dim)
+    Buffer v;       // (n, kv_dim)
+    Buffer attn;    // (n, q_dim)
+    Buffer gate;    // (n, intermediate)
+    Buffer up;      // (n, intermediate)
+    Buffer logits;  // (n_logit_rows, vocab), grown to the most logit rows seen
+    std::vector<float> embed_host;   // (n, hidden) embedding rows before they go to the backend
+    std::vector<int32_t> logit_rows; // (n_logit_rows) batch rows that want logits
   };
 
   void check_batch(const Batch& batch, const KvCache& kv) const;

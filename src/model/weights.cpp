@@ -34,7 +34,8 @@ constexpr Names kDown{"blk.{}.ffn_down.weight", "model.layers.{}.mlp.down_proj.w
 
 class Loader {
  public:
-  Loader(const TensorStore& store) : store_(store), gguf_(store.format() == StoreFormat::Gguf) {}
+  Loader(const TensorStore& store, Backend& backend)
+      : store_(store), backend_(backend), gguf_(store.format() == StoreFormat::Gguf) {}
 
   std::string name(Names n, int64_t layer = -1) const {
     const char* pattern = gguf_ ? n.gguf : n.hf;
@@ -45,10 +46,10 @@ class Loader {
 
   MatrixView matrix(Names n, int64_t layer, int64_t n_out, int64_t n_in) const {
     const TensorInfo& t = store_.get(name(n, layer));
-    return as_matrix(t, n_out, n_in);
+    return backend_.upload_matrix(as_matrix(t, n_out, n_in));
   }
 
-  std::vector<float> vector(Names n, int64_t layer, int64_t length) const {
+  Buffer vector(Names n, int64_t layer, int64_t length) const {
     const TensorInfo& t = store_.get(name(n, layer));
     PONDER_CHECK(t.shape.size() == 1 && t.shape[0] == length, "tensor '{}' has shape {}, expected [{}]", t.name,
                  shape_string(t), length);
@@ -56,7 +57,7 @@ class Loader {
                  dtype_name(t.dtype));
     std::vector<float> out(static_cast<size_t>(length));
     quant::dequantize_row(t.dtype, t.data, out.data(), length);
-    return out;
+    return backend_.upload(out);
   }
 
   static MatrixView as_matrix(const TensorInfo& t, int64_t n_out, int64_t n_in) {
@@ -73,6 +74,7 @@ class Loader {
 
  private:
   const TensorStore& store_;
+  Backend& backend_;
   bool gguf_;
 };
 
@@ -114,17 +116,18 @@ ModelConfig config_from_store(const TensorStore& store) {
   return ModelConfig::from_hf(store.hf_config());
 }
 
-Weights Weights::load(const TensorStore& store, const ModelConfig& c) {
-  const Loader l(store);
+Weights Weights::load(const TensorStore& store, const ModelConfig& c, Backend& backend) {
+  const Loader l(store, backend);
   Weights w;
-  w.token_embd = l.matrix(kTokenEmbd, -1, c.vocab_size, c.hidden_size);
+  w.token_embd = Loader::as_matrix(store.get(l.name(kTokenEmbd)), c.vocab_size, c.hidden_size);
   w.output_norm = l.vector(kOutputNorm, -1, c.hidden_size);
   // A GGUF has no output.weight when the embeddings are tied; a Hugging Face folder says so in
   // config.json (and may still store lm_head.weight, which is then the same matrix).
   const TensorInfo* output = c.tie_word_embeddings ? nullptr : l.find(kOutput);
   PONDER_CHECK(output != nullptr || c.tie_word_embeddings || store.format() == StoreFormat::Gguf,
                "{}: tensor '{}' not found and tie_word_embeddings is false", store.path(), kOutput.hf);
-  w.output = output != nullptr ? Loader::as_matrix(*output, c.vocab_size, c.hidden_size) : w.token_embd;
+  w.output = backend.upload_matrix(output != nullptr ? Loader::as_matrix(*output, c.vocab_size, c.hidden_size)
+                                                    : w.token_embd);
   w.layers.reserve(static_cast<size_t>(c.num_hidden_layers));
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) w.layers.push_back(load_layer(l, c, i));
   return w;

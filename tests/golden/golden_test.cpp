@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/block_pool.h"
-#include "kernels/backend.h"
+#include "kernels/registry.h"
 #include "model/qwen2_model.h"
 
 namespace ponder {
@@ -55,7 +55,7 @@ std::vector<std::vector<float>> run_batched(Qwen2Model& model, const std::vector
   for (const auto& s : seqs) total += static_cast<int64_t>(s.size());
   const int64_t n_blocks = total / block_size + static_cast<int64_t>(seqs.size()) + 1;
   KvCacheManager manager(static_cast<int32_t>(n_blocks), block_size);
-  KvCache kv(model.config(), n_blocks, block_size, kv_type);
+  KvCache kv(model.config(), n_blocks, block_size, kv_type, model.backend());
   std::vector<std::vector<float>> out(seqs.size());
   std::vector<size_t> done(seqs.size(), 0);
   for (;;) {
@@ -123,18 +123,22 @@ std::string case_name(const testing::TestParamInfo<GoldenCase>& info) {
 
 class GoldenLogits : public testing::TestWithParam<GoldenCase> {};
 
+// Runs on every backend present (ref always; cuda where built and a device exists).
 TEST_P(GoldenLogits, MatchTransformers) {
   const GoldenCase& c = GetParam();
   const Golden g = load_golden(c.model);
-  auto backend = make_ref_backend();
-  auto model = Qwen2Model::open((kData / c.model / c.file).string(), *backend);
-  ASSERT_EQ(model->config().vocab_size, g.n_vocab);
-  const auto got = run_batched(*model, g.sequences, 5, 3, 4, c.kv_type);
-  for (size_t s = 0; s < g.sequences.size(); ++s) {
-    const Diff d = compare(got[s], g.logits[s], g.n_vocab);
-    EXPECT_LE(d.max_abs, c.max_abs) << "sequence " << s;
-    EXPECT_GE(d.top1_agreement, c.min_top1) << "sequence " << s;
-    RecordProperty("max_abs_seq" + std::to_string(s), std::to_string(d.max_abs));
+  for (const std::string& name : backend_names()) {
+    SCOPED_TRACE("backend " + name);
+    auto backend = make_backend(name);
+    auto model = Qwen2Model::open((kData / c.model / c.file).string(), *backend);
+    ASSERT_EQ(model->config().vocab_size, g.n_vocab);
+    const auto got = run_batched(*model, g.sequences, 5, 3, 4, c.kv_type);
+    for (size_t s = 0; s < g.sequences.size(); ++s) {
+      const Diff d = compare(got[s], g.logits[s], g.n_vocab);
+      EXPECT_LE(d.max_abs, c.max_abs) << "sequence " << s;
+      EXPECT_GE(d.top1_agreement, c.min_top1) << "sequence " << s;
+      RecordProperty(name + "_max_abs_seq" + std::to_string(s), std::to_string(d.max_abs));
+    }
   }
 }
 
@@ -175,15 +179,18 @@ TEST(RopeTable, MatchesTransformers) {
 // 3, and batched with others in chunks of 5 all agree.
 TEST(Invariance, AloneBatchedAndChunkedAgree) {
   const Golden g = load_golden("qwen2");
-  auto backend = make_ref_backend();
-  auto model = Qwen2Model::open((kData / "qwen2" / "model-f32.gguf").string(), *backend);
-  const auto batched = run_batched(*model, g.sequences, 5, 3, 4, DType::F32);
-  for (size_t s = 0; s < g.sequences.size(); ++s) {
-    const int n = static_cast<int>(g.sequences[s].size());
-    const auto one_shot = run_batched(*model, {g.sequences[s]}, n, 0, 16, DType::F32);
-    const auto chunked = run_batched(*model, {g.sequences[s]}, 3, 2, 2, DType::F32);
-    EXPECT_LE(compare(one_shot[0], batched[s], g.n_vocab).max_abs, 1e-5) << "sequence " << s;
-    EXPECT_LE(compare(chunked[0], batched[s], g.n_vocab).max_abs, 1e-5) << "sequence " << s;
+  for (const std::string& name : backend_names()) {
+    SCOPED_TRACE("backend " + name);
+    auto backend = make_backend(name);
+    auto model = Qwen2Model::open((kData / "qwen2" / "model-f32.gguf").string(), *backend);
+    const auto batched = run_batched(*model, g.sequences, 5, 3, 4, DType::F32);
+    for (size_t s = 0; s < g.sequences.size(); ++s) {
+      const int n = static_cast<int>(g.sequences[s].size());
+      const auto one_shot = run_batched(*model, {g.sequences[s]}, n, 0, 16, DType::F32);
+      const auto chunked = run_batched(*model, {g.sequences[s]}, 3, 2, 2, DType::F32);
+      EXPECT_LE(compare(one_shot[0], batched[s], g.n_vocab).max_abs, 1e-5) << "sequence " << s;
+      EXPECT_LE(compare(chunked[0], batched[s], g.n_vocab).max_abs, 1e-5) << "sequence " << s;
+    }
   }
 }
 

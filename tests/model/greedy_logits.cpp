@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     const int64_t n_positions = static_cast<int64_t>(prompt.size()) + n_steps;
     const auto n_blocks = static_cast<int32_t>((n_positions + block_size - 1) / block_size);
     KvCacheManager manager(n_blocks, block_size);
-    KvCache kv(model->config(), n_blocks, block_size, DType::F32);
+    KvCache kv(model->config(), n_blocks, block_size, DType::F32, model->backend());
     PONDER_CHECK(manager.ensure(0, n_positions), "KV cache too small");
 
     std::vector<float> logits(static_cast<size_t>(vocab));

@@ -3,6 +3,9 @@
 // Cost: matmul dequantizes each weight row once per call and reuses it for all n_rows tokens.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <vector>
 
 #include "core/error.h"
@@ -43,6 +46,18 @@ int64_t block_of(const KvLayerView& kv, std::span<const int32_t> table, int32_t 
 class RefBackend final : public Backend {
  public:
   std::string_view name() const override { return "ref"; }
+
+  void* alloc(size_t bytes) override {
+    // 64-byte alignment suits every SIMD width; zeroed so a fresh KV cache holds no garbage.
+    void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
+    PONDER_CHECK(p != nullptr, "out of memory allocating {} bytes", bytes);
+    std::memset(p, 0, bytes);
+    return p;
+  }
+  void dealloc(void* p) override { std::free(p); }
+  void copy_to_backend(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  MatrixView upload_matrix(const MatrixView& host) override { return host; }
 
   void matmul(const MatrixView& w, const float* x, float* y, int64_t n_rows) override {
     std::vector<float> row(static_cast<size_t>(w.n_in));
@@ -95,6 +110,14 @@ class RefBackend final : public Backend {
 
   void add(float* x, const float* y, int64_t n) override {
     for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+  }
+
+  void add_bias(float* x, const float* bias, int64_t n_rows, int64_t dim) override {
+    for (int64_t r = 0; r < n_rows; ++r) add(x + r * dim, bias, dim);
+  }
+
+  void gather_rows(const float* x, std::span<const int32_t> rows, int64_t dim, float* out) override {
+    for (size_t i = 0; i < rows.size(); ++i) std::copy_n(x + rows[i] * dim, dim, out + static_cast<int64_t>(i) * dim);
   }
 
   void kv_store(const KvLayerView& kv, const AttentionBatch& batch, const float* k, const float* v) override {

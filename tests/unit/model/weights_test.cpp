@@ -95,7 +95,7 @@ TEST(Weights, CompleteTinyModelLoadsAndRuns) {
   auto backend = make_ref_backend();
   auto model = Qwen2Model::open(write_tiny_qwen2("ok.gguf"), *backend);
   EXPECT_TRUE(model->config().tie_word_embeddings);  // no output.weight
-  KvCache kv(model->config(), 2, 16, DType::F32);
+  KvCache kv(model->config(), 2, 16, DType::F32, model->backend());
   Batch batch;
   batch.block_tables = {{1}};
   const std::vector<int32_t> ids = {3, 7, 11};
@@ -142,7 +142,7 @@ TEST(Weights, MissingArchitectureIsAnError) {
 TEST(Forward, RejectsBatchesThatDoNotFit) {
   auto backend = make_ref_backend();
   auto model = Qwen2Model::open(write_tiny_qwen2("batch.gguf"), *backend);
-  KvCache kv(model->config(), 2, 4, DType::F32);
+  KvCache kv(model->config(), 2, 4, DType::F32, model->backend());
   std::vector<float> logits(kVocab * 8);
   auto run = [&](Batch b) {
     try {

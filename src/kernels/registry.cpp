@@ -1,0 +1,29 @@
+#include "kernels/registry.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+#ifdef PONDER_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
+
+namespace ponder {
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names = {"ref"};
+#ifdef PONDER_HAVE_CUDA
+  if (cuda_device_available()) names.emplace_back("cuda");
+#endif
+  return names;
+}
+
+std::unique_ptr<Backend> make_backend(std::string_view name) {
+  if (name == "ref") return make_ref_backend();
+#ifdef PONDER_HAVE_CUDA
+  if (name == "cuda" && cuda_device_available()) return make_cuda_backend();
+#endif
+  fail("backend '{}' is not available here (available: {})", name, fmt::join(backend_names(), ", "));
+}
+
+}  // namespace ponder
