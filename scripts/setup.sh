@@ -10,7 +10,8 @@ run_at_end=1
 [[ "${1:-}" == "--no-run" ]] && run_at_end=0
 
 apt_packages=(build-essential cmake ninja-build pkg-config git python3 python3-pip
-  nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev)
+  nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev libssl-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,7 +7,13 @@
 namespace ponder::app {
 
 void register_inspect(CLI::App& app);
+void register_pull(CLI::App& app);
+void register_list(CLI::App& app);
 
-inline void register_commands(CLI::App& app) { register_inspect(app); }
+inline void register_commands(CLI::App& app) {
+  register_inspect(app);
+  register_pull(app);
+  register_list(app);
+}
 
 }  // namespace ponder::app

@@ -5,6 +5,8 @@
 #include <map>
 
 #include "app/commands.h"
+#include "app/progress.h"
+#include "io/model_cache.h"
 #include "core/error.h"
 #include "io/tensor_store.h"
 #include "model/kv_cache.h"
@@ -20,17 +22,6 @@ struct InspectOptions {
   int64_t batch = 512;
 };
 
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.2f} {}", v, units[u]);
-}
-
 // Bytes of the forward pass's scratch buffers for a batch of n tokens and one logits row per
 // sequence (see Qwen2Model::Scratch), plus attention scores for one context.
 uint64_t scratch_bytes(const ModelConfig& c, int64_t n, int64_t ctx) {
@@ -39,7 +30,7 @@ uint64_t scratch_bytes(const ModelConfig& c, int64_t n, int64_t ctx) {
 }
 
 void run_inspect(const InspectOptions& o) {
-  const TensorStore store = TensorStore::open(o.model);
+  const TensorStore store = TensorStore::open(resolve_model(o.model));
   const ModelConfig c = config_from_store(store);
   const DType kv_type = dtype_from_name(o.kv_type);
   PONDER_CHECK(kv_type == DType::F16 || kv_type == DType::F32, "--kv-type must be f16 or f32, got '{}'", o.kv_type);
@@ -86,7 +77,7 @@ void run_inspect(const InspectOptions& o) {
 void register_inspect(CLI::App& app) {
   auto opts = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show a model's architecture, tensors and memory needs");
-  cmd->add_option("model", opts->model, "GGUF file, safetensors file or Hugging Face folder")->required();
+  cmd->add_option("model", opts->model, "GGUF file, safetensors file, Hugging Face folder or pulled OWNER/REPO[:QUANT] (default: the default model)");
   cmd->add_option("--ctx", opts->ctx, "context length to size the KV cache for (default: the model's)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   cmd->add_option("--kv-type", opts->kv_type, "KV cache element type: f16 or f32");
