@@ -1,5 +1,10 @@
 // GGUF key-value metadata: an ordered list of typed values (scalars, strings, arrays of any of
 // them, arrays nested in arrays). Lookups by key are O(1) through an index.
+//
+// Invariant kept by the make_* constructors (and checked by GgufWriter for values built by hand):
+// a value's variant alternative matches its `type` (unsigned types in uint64_t, signed in int64_t,
+// F32/F64 in double, BOOL in bool, STRING in std::string, ARRAY in GgufArray whose items all have
+// the array's elem_type), and integers fit the width their type names.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +37,26 @@ struct GgufValue {
 
   bool is_integer() const;
   bool is_float() const;
+
+  // Constructors that keep `type` and the variant in step; each throws ponder::Error when `type`
+  // is not of its kind or the value does not fit the type's width.
+  static GgufValue make_uint(GgufType type, uint64_t v);  // U8, U16, U32, U64
+  static GgufValue make_int(GgufType type, int64_t v);    // I8, I16, I32, I64
+  static GgufValue make_float(GgufType type, double v);   // F32 (rounded to float), F64
+  static GgufValue make_bool(bool v);
+  static GgufValue make_string(std::string v);
+  // Every item must have type `elem_type` (for arrays of arrays, any ARRAY item will do).
+  static GgufValue make_array(GgufType elem_type, std::vector<GgufValue> items);
 };
+
+// "u8", "string", "array", ...; "type 99" for ids outside the enum.
+std::string gguf_type_name(GgufType type);
+// True for the 13 type ids the GGUF format defines.
+bool gguf_type_known(uint32_t type_id);
+// A short, human-readable rendering for `ponder inspect` and error messages: scalars as written,
+// strings quoted and cut after 64 bytes, arrays as "[1, 2, 3, ... (150000 items)]" showing at most
+// `max_items` items.
+std::string gguf_value_to_string(const GgufValue& value, size_t max_items = 8);
 
 class GgufMetadata {
  public:

@@ -67,9 +67,15 @@ class TensorStore {
   // For readers: add a tensor after checking it (name unique, bytes within `file`).
   void add_tensor(TensorInfo info);
 
+  // The mapped files, in the order they were opened (one for GGUF, one per safetensors shard).
+  const std::vector<std::unique_ptr<MappedFile>>& files() const { return files_; }
+  // The mapped file holding t's bytes (which shard a tensor lives in), or nullptr if none does.
+  const MappedFile* file_of(const TensorInfo& t) const;
+
  private:
   friend TensorStore open_gguf(const std::string& path);
   friend TensorStore open_safetensors(const std::vector<std::string>& files, const std::string& folder);
+  friend TensorStore open_safetensors_index(const std::string& index_path);
 
   StoreFormat format_ = StoreFormat::Gguf;
   std::string path_;
