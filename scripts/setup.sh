@@ -11,7 +11,7 @@ run_at_end=1
 
 apt_packages=(build-essential cmake ninja-build pkg-config git python3 python3-pip
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev libssl-dev)
+  libcurl4-openssl-dev libssl-dev libedit-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -38,6 +38,8 @@ fi
 cmake --preset release >/dev/null
 cmake --build --preset release
 
+# The Qwen2 vocabulary (QwQ, Qwen2.5, R1-Distill-Qwen) for the tokenizer's real-vocabulary tests.
+python3 tools/fetch_qwen2_vocab.py >/dev/null
 model=$(python3 tools/fetch_default_model.py | tail -n 1)
 echo "setup: default model at $model"
 if ((run_at_end)); then

@@ -114,6 +114,10 @@ struct GoldenCase {
   DType kv_type = DType::F32;
 };
 
+void PrintTo(const GoldenCase& c, std::ostream* os) {
+  *os << c.model << "/" << (c.file.empty() ? "safetensors" : c.file) << (c.kv_type == DType::F16 ? " kv f16" : "");
+}
+
 std::string case_name(const testing::TestParamInfo<GoldenCase>& info) {
   std::string name = info.param.model + "_" + (info.param.file.empty() ? "safetensors" : info.param.file);
   if (info.param.kv_type == DType::F16) name += "_kvf16";

@@ -1,0 +1,312 @@
+// `ponder bench MODEL -p 512 -n 128 -t THREADS [--json] [--backend cpu|ref|cuda]
+//  [--synthetic PRESET --quant q4_k_m|q8_0 [--write FILE]] [--ttft N] [--reps R]`:
+// prefill and decode speed of one sequence, beside the machine's ceilings measured in the same
+// run (DESIGN.md, Performance method):
+//  - read bandwidth: a 1 GiB buffer (far beyond any L3) read by all threads, median of 7 runs;
+//  - int8 rate: the prefill kernel's int8 instruction mix in registers on all threads.
+// Decode reads every weight once per token, so achieved bandwidth = weight bytes × tokens/s;
+// prefill does 2 × (layer matmul parameters) operations per token.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "app/commands.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/registry.h"
+#include "model/qwen2_model.h"
+#include "model/synthetic.h"
+
+namespace ponder::app {
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  std::string synthetic;
+  std::string quant = "q4_k_m";
+  std::string write;
+  std::string backend = "cpu";
+  int n_prompt = 512;
+  int n_gen = 128;
+  int threads = 0;
+  int ttft = 0;
+  int reps = 3;
+  int ubatch = 512;
+  bool json = false;
+};
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Stats {
+  double median = 0, min = 0, max = 0;
+};
+
+Stats stats_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+
+// Peak resident memory since the last reset_rss_peak() (VmHWM), in MiB.
+double rss_peak_mib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+// Forgets the probes' 1 GiB buffer in the peak (Linux: writing 5 to clear_refs resets VmHWM).
+void reset_rss_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+double rss_now_mib() {
+  std::ifstream f("/proc/self/statm");
+  long pages_total = 0, pages_rss = 0;
+  f >> pages_total >> pages_rss;
+  return static_cast<double>(pages_rss) * 4096.0 / (1024.0 * 1024.0);
+}
+
+struct Ceilings {
+  double read_gbs = 0, read_min = 0, read_max = 0;
+  double int8_gops = 0;
+  std::string isa;
+};
+
+// Both ceilings on all threads of the bench.
+Ceilings measure_ceilings(int n_threads) {
+  Ceilings c;
+  if (!cpu_backend_available()) return c;
+  const cpu::Isa isa = cpu::select_isa();
+  c.isa = std::string(cpu::isa_name(isa));
+  const cpu::KernelTable& k = cpu::kernels_for(isa);
+  ThreadPool pool(n_threads);
+  const size_t bytes = size_t{1} << 30;
+  std::vector<uint8_t> buf(bytes, 1);  // touched, so the probe reads memory, not the zero page
+  std::vector<double> rates;
+  std::atomic<int64_t> sink{0};
+  for (int rep = 0; rep < 7; ++rep) {
+    const auto t0 = Clock::now();
+    pool.parallel_for(static_cast<int64_t>(bytes / 4096), [&](int64_t b, int64_t e, int) {
+      sink += k.probe_read(buf.data() + b * 4096, (e - b) * 4096);
+    });
+    rates.push_back(static_cast<double>(bytes) / seconds_since(t0) / 1e9);
+  }
+  const Stats s = stats_of(rates);
+  c.read_gbs = s.median;
+  c.read_min = s.min;
+  c.read_max = s.max;
+  std::vector<double> peaks;
+  for (int rep = 0; rep < 3; ++rep) {
+    std::atomic<int64_t> macs{0};
+    const auto t0 = Clock::now();
+    pool.parallel_for(pool.n_threads(), [&](int64_t, int64_t, int) { macs += k.probe_int8(2'000'000); });
+    peaks.push_back(2.0 * static_cast<double>(macs.load()) / seconds_since(t0) / 1e9);
+  }
+  c.int8_gops = stats_of(peaks).median;
+  return c;
+}
+
+// Bytes and parameters of the matrices one token's forward multiplies.
+struct ModelCounts {
+  uint64_t layer_params = 0, layer_bytes = 0, output_params = 0, output_bytes = 0, file_bytes = 0;
+};
+
+ModelCounts count_model(const TensorStore& store, const ModelConfig& c) {
+  ModelCounts m;
+  m.file_bytes = store.file_bytes();
+  const TensorInfo* output = store.find("output.weight");
+  if (output == nullptr) output = store.find("lm_head.weight");
+  if (output == nullptr) output = store.find("token_embd.weight");
+  if (output == nullptr) output = store.find("model.embed_tokens.weight");
+  for (const TensorInfo& t : store.tensors()) {
+    if (t.shape.size() != 2) continue;
+    if (&t == output) {
+      m.output_params = static_cast<uint64_t>(t.n_elements());
+      m.output_bytes = t.n_bytes;
+    } else if (t.name.find("embd") == std::string::npos && t.name.find("embed") == std::string::npos) {
+      m.layer_params += static_cast<uint64_t>(t.n_elements());
+      m.layer_bytes += t.n_bytes;
+    }
+  }
+  return m;
+}
+
+// One sequence through the model: prefill `prompt` in ubatch chunks, logits for the last token.
+double run_prefill(Qwen2Model& model, KvCache& kv, const std::vector<int32_t>& table, const std::vector<int32_t>& prompt,
+                   int ubatch, std::vector<float>& logits) {
+  const auto t0 = Clock::now();
+  for (size_t i = 0; i < prompt.size(); i += static_cast<size_t>(ubatch)) {
+    const size_t n = std::min(prompt.size() - i, static_cast<size_t>(ubatch));
+    Batch b;
+    b.block_tables.push_back(table);
+    b.add_sequence_tokens(0, std::span<const int32_t>(prompt.data() + i, n), static_cast<int32_t>(i),
+                          i + n == prompt.size());
+    model.forward(b, kv, logits.data());
+  }
+  model.backend().synchronize();
+  return seconds_since(t0);
+}
+
+void run_bench(const BenchOptions& o) {
+  if (!o.write.empty()) {
+    PONDER_CHECK(!o.synthetic.empty(), "--write needs --synthetic PRESET");
+    const auto t0 = Clock::now();
+    write_synthetic(o.synthetic, o.quant, o.write);
+    fmt::print("wrote {} ({} {}) in {:.1f} s\n", o.write, o.synthetic, o.quant, seconds_since(t0));
+    return;
+  }
+  PONDER_CHECK(!o.model.empty() || !o.synthetic.empty(), "give a MODEL file or --synthetic PRESET");
+  const int n_threads = o.threads > 0 ? o.threads : ThreadPool::default_threads();
+  std::unique_ptr<Backend> backend =
+      o.backend == "cpu" ? make_cpu_backend({"", n_threads}) : make_backend(o.backend);
+
+  // Ceilings first, so that their buffer is gone (and forgotten by the peak) before the model loads.
+  const Ceilings ceil = o.backend == "cpu" ? measure_ceilings(n_threads) : Ceilings{};
+  reset_rss_peak();
+
+  const auto t_load = Clock::now();
+  TensorStore store = o.synthetic.empty() ? TensorStore::open(o.model) : open_synthetic(o.synthetic, o.quant);
+  const std::string model_name = o.synthetic.empty() ? o.model : fmt::format("synthetic {} {}", o.synthetic, o.quant);
+  auto model = std::make_unique<Qwen2Model>(std::move(store), *backend);
+  const double load_s = seconds_since(t_load);
+  const ModelConfig& c = model->config();
+  const ModelCounts counts = count_model(model->store(), c);
+
+  const int64_t n_positions = std::max<int64_t>(o.n_prompt + o.n_gen, o.ttft) + 16;
+  const int32_t block_size = 16;
+  const auto n_blocks = static_cast<int32_t>((n_positions + block_size - 1) / block_size);
+  KvCache kv(c, n_blocks, block_size, DType::F16, *backend);
+  std::vector<int32_t> table(static_cast<size_t>(n_blocks));
+  for (int32_t i = 0; i < n_blocks; ++i) table[static_cast<size_t>(i)] = i;
+  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(std::min<int64_t>(c.vocab_size, 30000) - 1));
+  std::vector<int32_t> prompt(static_cast<size_t>(o.n_prompt));
+  for (auto& t : prompt) t = tok(rng);
+
+  // Warm-up: one short forward pays first-touch and scratch growth.
+  {
+    std::vector<int32_t> warm(prompt.begin(), prompt.begin() + std::min(o.n_prompt, 16));
+    run_prefill(*model, kv, table, warm, o.ubatch, logits);
+  }
+  std::vector<double> prefill_tps, decode_tps;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    if (o.n_prompt > 0) {
+      prefill_tps.push_back(o.n_prompt / run_prefill(*model, kv, table, prompt, o.ubatch, logits));
+    }
+    if (o.n_gen > 0) {
+      const auto t0 = Clock::now();
+      for (int i = 0; i < o.n_gen; ++i) {
+        Batch b;
+        b.block_tables.push_back(table);
+        const int32_t id = tok(rng);
+        b.add_sequence_tokens(0, std::span<const int32_t>(&id, 1), o.n_prompt + i, true);
+        model->forward(b, kv, logits.data());
+      }
+      backend->synchronize();
+      decode_tps.push_back(o.n_gen / seconds_since(t0));
+    }
+  }
+  double ttft_ms = 0;
+  if (o.ttft > 0) {
+    std::vector<int32_t> long_prompt(static_cast<size_t>(o.ttft));
+    for (auto& t : long_prompt) t = tok(rng);
+    ttft_ms = 1000.0 * run_prefill(*model, kv, table, long_prompt, o.ubatch, logits);
+  }
+
+  const Stats pp = prefill_tps.empty() ? Stats{} : stats_of(prefill_tps);
+  const Stats tg = decode_tps.empty() ? Stats{} : stats_of(decode_tps);
+  const double decode_bytes = static_cast<double>(counts.layer_bytes + counts.output_bytes);
+  const double read_gbs = decode_bytes * tg.median / 1e9;
+  const double prefill_gops = 2.0 * static_cast<double>(counts.layer_params) * pp.median / 1e9;
+  const double peak_rss = rss_peak_mib();
+
+  if (o.json) {
+    nlohmann::json j;
+    j["model"] = model_name;
+    j["backend"] = o.backend;
+    j["isa"] = ceil.isa;
+    j["threads"] = n_threads;
+    j["n_prompt"] = o.n_prompt;
+    j["n_gen"] = o.n_gen;
+    j["reps"] = o.reps;
+    j["load_s"] = load_s;
+    j["prefill_tps"] = {{"median", pp.median}, {"min", pp.min}, {"max", pp.max}};
+    j["decode_tps"] = {{"median", tg.median}, {"min", tg.min}, {"max", tg.max}};
+    j["decode_read_gbs"] = read_gbs;
+    j["decode_bytes_per_token"] = decode_bytes;
+    j["prefill_gops"] = prefill_gops;
+    j["ceiling_read_gbs"] = {{"median", ceil.read_gbs}, {"min", ceil.read_min}, {"max", ceil.read_max}};
+    j["ceiling_int8_gops"] = ceil.int8_gops;
+    j["ttft_tokens"] = o.ttft;
+    j["ttft_ms"] = ttft_ms;
+    j["peak_rss_mib"] = peak_rss;
+    j["rss_mib"] = rss_now_mib();
+    j["file_bytes"] = counts.file_bytes;
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
+  auto pct = [](double a, double b) { return b > 0 ? fmt::format("{:.0f}%", 100.0 * a / b) : std::string("-"); };
+  fmt::print("model      {}\n", model_name);
+  fmt::print("backend    {}{}  threads {}  load {:.2f} s  file {:.1f} MiB\n", o.backend,
+             ceil.isa.empty() ? "" : " (" + ceil.isa + ")", n_threads, load_s, counts.file_bytes / 1048576.0);
+  fmt::print("ceilings   read {:.1f} GB/s (median of 7, {:.1f}..{:.1f})   int8 {:.0f} GOP/s\n", ceil.read_gbs,
+             ceil.read_min, ceil.read_max, ceil.int8_gops);
+  if (o.n_prompt > 0) {
+    fmt::print("prefill    {:>4} tokens  {:8.2f} tok/s ({:.2f}..{:.2f})  {:7.1f} GOP/s  = {} of int8 ceiling\n",
+               o.n_prompt, pp.median, pp.min, pp.max, prefill_gops, pct(prefill_gops, ceil.int8_gops));
+  }
+  if (o.n_gen > 0) {
+    fmt::print("decode     {:>4} tokens  {:8.2f} tok/s ({:.2f}..{:.2f})  {:7.2f} GB/s  = {} of read ceiling "
+               "({:.1f} MiB/token)\n",
+               o.n_gen, tg.median, tg.min, tg.max, read_gbs, pct(read_gbs, ceil.read_gbs), decode_bytes / 1048576.0);
+  }
+  if (o.ttft > 0) fmt::print("ttft       {:>4} tokens  {:8.0f} ms\n", o.ttft, ttft_ms);
+  fmt::print("memory     peak RSS {:.0f} MiB, now {:.0f} MiB (file {:.0f} MiB + KV cache + scratch)\n", peak_rss,
+             rss_now_mib(), counts.file_bytes / 1048576.0);
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prefill and decode speed against the machine's ceilings");
+  cmd->add_option("model", o->model, "GGUF file, safetensors file or Hugging Face folder");
+  cmd->add_option("-p,--prompt", o->n_prompt, "prompt tokens per prefill run")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-n,--gen", o->n_gen, "decode tokens per run")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-t,--threads", o->threads, "threads (default: PONDER_THREADS or all cores)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--backend", o->backend, "cpu, ref or cuda");
+  cmd->add_option("--synthetic", o->synthetic, "random weights of a preset's shape: " +
+                                                   [] {
+                                                     std::string s;
+                                                     for (const auto& p : synthetic_presets()) s += (s.empty() ? "" : ", ") + p;
+                                                     return s;
+                                                   }());
+  cmd->add_option("--quant", o->quant, "quantization of --synthetic: q4_k_m, q8_0, q4_0 or f16");
+  cmd->add_option("--write", o->write, "write the --synthetic model to this GGUF file and exit");
+  cmd->add_option("--ttft", o->ttft, "also time the first token of a prompt of this many tokens")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--reps", o->reps, "repetitions (median and range reported)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--ubatch", o->ubatch, "prefill chunk size")->check(CLI::Range(1, 1 << 16));
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->callback([o] { run_bench(*o); });
+}
+
+}  // namespace ponder::app
