@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Ponder needs on Debian 12 (Debian and PyPI packages), builds the release
-# binary, fetches the default model and shows it. Idempotent: run it again at any time.
-#   scripts/setup.sh            everything, then `ponder inspect` on the default model
-#   scripts/setup.sh --no-run   everything, but do not run ponder at the end
+# binary and fetches the default model and the Qwen2 vocabulary the tests use. Idempotent: run it
+# again at any time; what is already there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-run_at_end=1
-[[ "${1:-}" == "--no-run" ]] && run_at_end=0
 
 apt_packages=(build-essential cmake ninja-build pkg-config git python3 python3-pip
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
@@ -41,7 +37,5 @@ cmake --build --preset release
 # The Qwen2 vocabulary (QwQ, Qwen2.5, R1-Distill-Qwen) for the tokenizer's real-vocabulary tests.
 python3 tools/fetch_qwen2_vocab.py >/dev/null
 model=$(python3 tools/fetch_default_model.py | tail -n 1)
-echo "setup: default model at $model"
-if ((run_at_end)); then
-  ./build/release/ponder inspect "$model"
-fi
+echo "setup: ready. Default model: $model"
+echo "setup: try ./build/release/ponder chat"

@@ -37,6 +37,9 @@ class Terminal:
         raise AssertionError(f"timed out waiting for {pattern!r}; screen ends with {self.buffer[-800:]!r}")
 
     def send(self, text):
+        # The line editor switches the terminal mode after printing its prompt, which discards
+        # typeahead; a person never types within milliseconds of a prompt, so neither do we.
+        time.sleep(0.2)
         os.write(self.fd, text.encode())
 
     def wait(self, timeout=30):
@@ -45,13 +48,14 @@ class Terminal:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 return os.waitstatus_to_exitcode(status)
-            try:
-                os.read(self.fd, 65536)
-            except OSError:
-                pass
-            time.sleep(0.05)
+            ready, _, _ = select.select([self.fd], [], [], 0.05)
+            if ready:
+                try:
+                    self.buffer += os.read(self.fd, 65536).decode("utf-8", errors="replace")
+                except OSError:
+                    pass
         os.kill(self.pid, 9)
-        raise AssertionError("ponder chat did not exit")
+        raise AssertionError(f"ponder chat did not exit; screen ends with {self.buffer[-800:]!r}")
 
 
 class ChatTest(unittest.TestCase):
