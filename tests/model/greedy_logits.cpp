@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "engine/block_pool.h"
 #include "kernels/backend.h"
+#include "kernels/registry.h"
 #include "model/qwen2_model.h"
 
 int main(int argc, char** argv) {
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    auto backend = make_ref_backend();
+    // The fastest backend here: the registry lists them slowest first (ref, cpu, cuda).
+    auto backend = make_backend(backend_names().back());
     auto model = Qwen2Model::open(argv[1], *backend);
     std::vector<int32_t> prompt;
     std::stringstream ids(argv[2]);

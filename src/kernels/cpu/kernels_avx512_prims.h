@@ -1,0 +1,144 @@
+// AVX-512 primitives for kernels_impl.h (R = 16 rows per weight group, one int32 lane each of a
+// 512-bit register), shared by kernels_avx512.cpp (F+BW+VL+DQ: vpmaddubsw + vpmaddwd as AVX2) and
+// kernels_avx512vnni.cpp (PONDER_VNNI: vpdpbusd / vpdpwssd accumulate straight into int32, so no
+// int16 partial sums and the sub-block scale is one vpmulld). Included inside an anonymous
+// namespace by each of them.
+namespace isa {
+
+constexpr int R = 16;
+using vi = __m512i;
+using vf = __m512;
+
+PONDER_AI vi loadv(const void* p) { return _mm512_loadu_si512(p); }
+PONDER_AI void storev(void* p, vi v) { _mm512_storeu_si512(p, v); }
+PONDER_AI vi bcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+PONDER_AI vi zeroi() { return _mm512_setzero_si512(); }
+PONDER_AI vi set1_8(char v) { return _mm512_set1_epi8(v); }
+PONDER_AI vi set1_16(short v) { return _mm512_set1_epi16(v); }
+PONDER_AI vi set1_32(int v) { return _mm512_set1_epi32(v); }
+PONDER_AI vi and_v(vi a, vi b) { return _mm512_and_si512(a, b); }
+PONDER_AI vi or_v(vi a, vi b) { return _mm512_or_si512(a, b); }
+template <int N> PONDER_AI vi srl16(vi a) { return _mm512_srli_epi16(a, N); }
+template <int N> PONDER_AI vi sll16(vi a) { return _mm512_slli_epi16(a, N); }
+template <int N> PONDER_AI vi srl32(vi a) { return _mm512_srli_epi32(a, N); }
+template <int N> PONDER_AI vi sll32(vi a) { return _mm512_slli_epi32(a, N); }
+PONDER_AI vi add16(vi a, vi b) { return _mm512_add_epi16(a, b); }
+PONDER_AI vi add32(vi a, vi b) { return _mm512_add_epi32(a, b); }
+PONDER_AI vi sub32(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+PONDER_AI vi madd16(vi a, vi b) { return _mm512_madd_epi16(a, b); }
+PONDER_AI vi shuf8(vi a, vi m) { return _mm512_shuffle_epi8(a, m); }
+PONDER_AI vi blend_hi16(vi lo, vi hi) { return _mm512_mask_blend_epi16(0xAAAAAAAAu, lo, hi); }
+PONDER_AI vi sx8to32(const void* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+PONDER_AI vi sx8to16(const void* p) { return _mm512_cvtepi8_epi16(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+PONDER_AI vi dword_mask(int b0, int b1, int b2, int b3) {
+  auto m = [](int b, int k) { return static_cast<char>(b < 0 ? 0x80 : 4 * k + b); };
+  const __m128i lane = _mm_setr_epi8(m(b0, 0), m(b1, 0), m(b2, 0), m(b3, 0), m(b0, 1), m(b1, 1), m(b2, 1), m(b3, 1),
+                                     m(b0, 2), m(b1, 2), m(b2, 2), m(b3, 2), m(b0, 3), m(b1, 3), m(b2, 3), m(b3, 3));
+  return _mm512_broadcast_i32x4(lane);
+}
+PONDER_AI int32_t hsum_i(vi v) { return _mm512_reduce_add_epi32(v); }
+PONDER_AI void store_i8(int8_t* dst, vi q) { _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtsepi32_epi8(q)); }
+PONDER_AI void store_i16(int16_t* dst, vi q) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtsepi32_epi16(q));
+}
+
+PONDER_AI vf loadf(const float* p) { return _mm512_loadu_ps(p); }
+PONDER_AI void storef(float* p, vf v) { _mm512_storeu_ps(p, v); }
+PONDER_AI vf zerof() { return _mm512_setzero_ps(); }
+PONDER_AI vf set1f(float v) { return _mm512_set1_ps(v); }
+PONDER_AI vf fmaf(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+PONDER_AI vf fnmaf(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
+PONDER_AI vf mulf(vf a, vf b) { return _mm512_mul_ps(a, b); }
+PONDER_AI vf addf(vf a, vf b) { return _mm512_add_ps(a, b); }
+PONDER_AI vf subf(vf a, vf b) { return _mm512_sub_ps(a, b); }
+PONDER_AI vf divf(vf a, vf b) { return _mm512_div_ps(a, b); }
+PONDER_AI vf maxf(vf a, vf b) { return _mm512_max_ps(a, b); }
+PONDER_AI vf minf(vf a, vf b) { return _mm512_min_ps(a, b); }
+PONDER_AI vf absf(vf a) { return _mm512_abs_ps(a); }
+PONDER_AI vf roundf_v(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+PONDER_AI vf cvtf(vi a) { return _mm512_cvtepi32_ps(a); }
+PONDER_AI vi cvti(vf a) { return _mm512_cvtps_epi32(a); }
+PONDER_AI vf as_f(vi a) { return _mm512_castsi512_ps(a); }
+PONDER_AI vf load_f16(const void* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+PONDER_AI vf load_bf16(const void* p) {
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))), 16));
+}
+PONDER_AI void store_f16(uint16_t* p, vf v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+PONDER_AI float hsumf(vf v) { return _mm512_reduce_add_ps(v); }
+PONDER_AI float hmaxf(vf v) { return _mm512_reduce_max_ps(v); }
+PONDER_AI float f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
+#ifdef PONDER_VNNI
+template <int NG, int MAXP>
+PONDER_AI vi dot_plain(const vi* w, const int8_t* a) {
+  vi acc = zeroi();
+  for (int g = 0; g < NG; ++g) acc = _mm512_dpbusd_epi32(acc, w[g], bcast4(a + 4 * g));
+  return acc;
+}
+template <int NG, int MAXP>
+PONDER_AI vi dot_scaled(const vi* w, const int8_t* a, vi sc) {
+  return _mm512_mullo_epi32(dot_plain<NG, MAXP>(w, a), sc);
+}
+template <int I>
+PONDER_AI vi scale_from_byte(vi packed) {
+  return shuf8(packed, dword_mask(I, -1, -1, -1));
+}
+template <int NG, int MAXP>
+PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
+  vi acc = zeroi();
+  for (int g = 0; g < NG; ++g) acc = _mm512_dpbusd_epi32(acc, w[g], a);
+  return _mm512_mullo_epi32(acc, sc);
+}
+PONDER_AI vi scale_from_i32(vi x) { return x; }
+template <int NP>
+PONDER_AI vi dot16(const vi* w16, const int16_t* a) {
+  vi acc = zeroi();
+  for (int p = 0; p < NP; ++p) acc = _mm512_dpwssd_epi32(acc, w16[p], bcast4(a + 2 * p));
+  return acc;
+}
+#else
+template <int NG, int MAXP>
+PONDER_AI vi dot_scaled(const vi* w, const int8_t* a, vi sc) {
+  vi total = zeroi();
+  for (int c = 0; c < NG; c += MAXP) {
+    vi t = _mm512_maddubs_epi16(w[c], bcast4(a + 4 * c));
+    for (int g = c + 1; g < c + MAXP && g < NG; ++g) t = add16(t, _mm512_maddubs_epi16(w[g], bcast4(a + 4 * g)));
+    total = c == 0 ? madd16(t, sc) : add32(total, madd16(t, sc));
+  }
+  return total;
+}
+template <int NG, int MAXP>
+PONDER_AI vi dot_plain(const vi* w, const int8_t* a) {
+  return dot_scaled<NG, MAXP>(w, a, set1_16(1));
+}
+template <int NG, int MAXP>
+PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
+  vi total = zeroi();
+  for (int c = 0; c < NG; c += MAXP) {
+    vi t = _mm512_maddubs_epi16(w[c], a);
+    for (int g = c + 1; g < c + MAXP && g < NG; ++g) t = add16(t, _mm512_maddubs_epi16(w[g], a));
+    total = c == 0 ? madd16(t, sc) : add32(total, madd16(t, sc));
+  }
+  return total;
+}
+template <int I>
+PONDER_AI vi scale_from_byte(vi packed) {
+  return shuf8(packed, dword_mask(I, -1, I, -1));
+}
+PONDER_AI vi scale_from_i32(vi x) { return blend_hi16(x, sll32<16>(x)); }
+template <int NP>
+PONDER_AI vi dot16(const vi* w16, const int16_t* a) {
+  vi total = madd16(w16[0], bcast4(a));
+  for (int p = 1; p < NP; ++p) total = add32(total, madd16(w16[p], bcast4(a + 2 * p)));
+  return total;
+}
+#endif
+
+}  // namespace isa

@@ -1,0 +1,773 @@
+// The CPU kernels, written once over a small set of SIMD primitives (namespace isa: R int32/float
+// lanes, loads, int8/int16 dot products, float math). Each kernels_<isa>.cpp defines the
+// primitives for its instruction set and then includes this file inside an anonymous namespace,
+// so every instantiation has internal linkage and no code compiled for one ISA can be picked by
+// the linker for another. Include nothing here that has inline functions of its own.
+//
+// Matmul: the output rows are split into groups of R (repack.h); a tile is one group × up to
+// kMaxNc activation rows. The group's weights for one block are unpacked into registers once and
+// used for every activation row of the tile; each activation row has its own float accumulator,
+// whose lanes are the R output rows, so a block's R weight scales apply with one FMA. Decode
+// (one activation row) runs the same code with a tile of one row, so a token's results do not
+// depend on how it was batched. Activations are processed in slices of rows whose quantized bytes
+// fit in L2, and the thread's weight groups are swept once per slice.
+//
+// Attention: one task is a tile of consecutive tokens of a sequence × one KV head; its query rows
+// (tokens × the heads sharing the KV head) meet each KV block once: K is transposed (and widened
+// from f16) into scratch, scores for 4 rows × 2R positions are accumulated in registers, and the
+// online softmax rescales the running output only when the running maximum moves.
+
+namespace impl {
+
+using namespace isa;
+
+template <int N, class F>
+PONDER_AI void static_for(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
+}
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// exp(x) for every lane (Cephes' expf polynomial, relative error ~2e-7 for x in [-87, 88]).
+PONDER_AI vf exp_v(vf x) {
+  x = minf(maxf(x, set1f(-87.3f)), set1f(88.3f));
+  const vf n = roundf_v(mulf(x, set1f(1.44269504088896341f)));
+  vf r = fnmaf(n, set1f(0.693359375f), x);
+  r = fnmaf(n, set1f(-2.12194440e-4f), r);
+  vf p = set1f(1.9875691500e-4f);
+  p = fmaf(p, r, set1f(1.3981999507e-3f));
+  p = fmaf(p, r, set1f(8.3334519073e-3f));
+  p = fmaf(p, r, set1f(4.1665795894e-2f));
+  p = fmaf(p, r, set1f(1.6666665459e-1f));
+  p = fmaf(p, r, set1f(5.0000001201e-1f));
+  p = fmaf(p, mulf(r, r), addf(r, set1f(1.0f)));
+  const vi e = sll32<23>(add32(cvti(n), set1_32(127)));
+  return mulf(p, as_f(e));
+}
+
+// Decode streams each weight group once from memory: prefetch a few blocks ahead so that both
+// cores keep enough misses in flight (the hardware prefetcher alone leaves bandwidth unused).
+template <int kBytes>
+PONDER_AI void prefetch_block(const uint8_t* p) {
+  for (int l = 0; l < kBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(p + l), _MM_HINT_T0);
+}
+constexpr int kPrefetchBlocks = 3;
+
+PONDER_AI void store_rows(float* y, vf v, int valid) {
+  if (valid == R) {
+    storef(y, v);
+    return;
+  }
+  alignas(64) float tmp[R];
+  storef(tmp, v);
+  for (int i = 0; i < valid; ++i) y[i] = tmp[i];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization (kernels.h formats).
+
+PONDER_AI float absmax(const float* x, int n) {
+  vf m = zerof();
+  for (int i = 0; i < n; i += R) m = maxf(m, absf(loadf(x + i)));
+  return hmaxf(m);
+}
+
+// Quantizes n (a multiple of R) floats by 1/d into int32 lanes, stores them with `store`, and
+// returns their sum.
+template <class Store>
+PONDER_AI int32_t quantize_span(const float* x, int n, float id, Store store) {
+  vi sum = zeroi();
+  for (int i = 0; i < n; i += R) {
+    const vi q = cvti(mulf(loadf(x + i), set1f(id)));
+    store(i, q);
+    sum = add32(sum, q);
+  }
+  return hsum_i(sum);
+}
+
+void quantize_row(ActFormat f, const float* x, int64_t n_in, uint8_t* out) {
+  if (f == ActFormat::A8) {
+    auto* q = reinterpret_cast<int8_t*>(out);
+    auto* d = reinterpret_cast<float*>(out + n_in);
+    float* s = d + n_in / 32;
+    for (int64_t b = 0; b < n_in / 32; ++b) {
+      const float amax = absmax(x + 32 * b, 32);
+      const float db = amax / 127.0f;
+      const float id = amax > 0 ? 127.0f / amax : 0.0f;
+      int8_t* qb = q + 32 * b;
+      const int32_t sum = quantize_span(x + 32 * b, 32, id, [&](int i, vi v) { store_i8(qb + i, v); });
+      d[b] = db;
+      s[b] = db * static_cast<float>(sum);
+    }
+  } else if (f == ActFormat::A16) {
+    auto* q = reinterpret_cast<int16_t*>(out);
+    auto* d = reinterpret_cast<float*>(out + 2 * n_in);
+    for (int64_t b = 0; b < n_in / 32; ++b) {
+      const float amax = absmax(x + 32 * b, 32);
+      const float id = amax > 0 ? 32767.0f / amax : 0.0f;
+      int16_t* qb = q + 32 * b;
+      quantize_span(x + 32 * b, 32, id, [&](int i, vi v) { store_i16(qb + i, v); });
+      d[b] = amax / 32767.0f;
+    }
+  } else if (f == ActFormat::AK) {
+    auto* q = reinterpret_cast<int8_t*>(out);
+    auto* d = reinterpret_cast<float*>(out + n_in);
+    auto* bs16 = reinterpret_cast<int16_t*>(d + n_in / 256);
+    int16_t* bs32 = bs16 + n_in / 16;
+    for (int64_t b = 0; b < n_in / 256; ++b) {
+      const float amax = absmax(x + 256 * b, 256);
+      const float id = amax > 0 ? 127.0f / amax : 0.0f;
+      d[b] = amax / 127.0f;
+      for (int i = 0; i < 16; ++i) {
+        const int64_t e = 256 * b + 16 * i;
+        int8_t* qb = q + e;
+        bs16[e / 16] = static_cast<int16_t>(quantize_span(x + e, 16, id, [&](int j, vi v) { store_i8(qb + j, v); }));
+      }
+      for (int i = 0; i < 8; ++i) {
+        const int64_t e = 256 * b + 32 * i;
+        bs32[e / 32] = static_cast<int16_t>(bs16[e / 16] + bs16[e / 16 + 1]);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matmul tiles. Each handles one weight group (grp) against NC activation rows (a[y]) and writes
+// the group's valid rows of each output row (y_out[y]).
+
+constexpr int kMaxNc = R == 8 ? 4 : 8;
+
+template <int NC>
+struct Tile {
+  const uint8_t* a[NC];
+  float* y[NC];
+};
+
+// Nibble vectors of one "qs 4×4R" sub-block: w[g] holds elements 4g..4g+3 of each row.
+PONDER_AI void unpack_nibbles(const uint8_t* qs, vi* w) {
+  const vi m4 = set1_8(15);
+  for (int k = 0; k < 4; ++k) {
+    const vi raw = loadv(qs + k * 4 * R);
+    w[k] = and_v(raw, m4);
+    w[k + 4] = and_v(srl16<4>(raw), m4);
+  }
+}
+
+// Adds the fifth bits of "qh 4R" (bit g of each byte → bit 4 of w[g]).
+PONDER_AI void add_fifth_bits(const uint8_t* qh, vi* w) {
+  const vi h = loadv(qh);
+  const vi m = set1_8(0x10);
+  static_for<8>([&](auto g) {
+    constexpr int G = g;
+    vi b;
+    if constexpr (G < 4) {
+      b = sll16<4 - G>(h);
+    } else if constexpr (G == 4) {
+      b = h;
+    } else {
+      b = srl16<G - 4>(h);
+    }
+    w[G] = or_v(w[G], and_v(b, m));
+  });
+}
+
+// Q4_0, Q4_1, Q5_0, Q5_1 against A8 activations.
+template <DType T, int NC>
+void tile_legacy(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr bool kMin = T == DType::Q4_1 || T == DType::Q5_1;
+  constexpr bool kFive = T == DType::Q5_0 || T == DType::Q5_1;
+  constexpr int kBlock = (2 + (kMin ? 2 : 0) + (kFive ? 4 : 0) + 16) * R;
+  constexpr float kOffset = T == DType::Q4_0 ? 8.0f : T == DType::Q5_0 ? 16.0f : 0.0f;
+  const int64_t nb = n_in / 32;
+  const int8_t* aq[NC];
+  const float* ad[NC];
+  const float* as[NC];
+  for (int y = 0; y < NC; ++y) {
+    aq[y] = reinterpret_cast<const int8_t*>(t.a[y]);
+    ad[y] = reinterpret_cast<const float*>(t.a[y] + n_in);
+    as[y] = ad[y] + nb;
+  }
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (NC == 1) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
+    const vf dw = load_f16(p);
+    const uint8_t* qh = p + (kMin ? 4 : 2) * R;
+    const uint8_t* qs = qh + (kFive ? 4 * R : 0);
+    vi w[8];
+    unpack_nibbles(qs, w);
+    if constexpr (kFive) add_fifth_bits(qh, w);
+    for (int y = 0; y < NC; ++y) {
+      const vi s = dot_plain<8, kFive ? 4 : 8>(w, aq[y] + 32 * b);
+      if constexpr (kMin) {
+        const vf mw = load_f16(p + 2 * R);
+        acc[y] = fmaf(mulf(cvtf(s), set1f(ad[y][b])), dw, acc[y]);
+        acc[y] = fmaf(mw, set1f(as[y][b]), acc[y]);
+      } else {
+        const vf v = fmaf(cvtf(s), set1f(ad[y][b]), set1f(-kOffset * as[y][b]));
+        acc[y] = fmaf(v, dw, acc[y]);
+      }
+    }
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+// Q8_0 against A16 activations: weights widened to int16 pairs, vpmaddwd.
+template <int NC>
+void tile_q8_0(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 34 * R;
+  const int64_t nb = n_in / 32;
+  const int16_t* aq[NC];
+  const float* ad[NC];
+  for (int y = 0; y < NC; ++y) {
+    aq[y] = reinterpret_cast<const int16_t*>(t.a[y]);
+    ad[y] = reinterpret_cast<const float*>(t.a[y] + 2 * n_in);
+  }
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (NC == 1) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
+    const vf dw = load_f16(p);
+    vi isum[NC];
+    for (int h = 0; h < 2; ++h) {
+      vi w[8];
+      for (int j = 0; j < 8; ++j) w[j] = sx8to16(p + 2 * R + (8 * h + j) * 2 * R);
+      for (int y = 0; y < NC; ++y) {
+        const vi s = dot16<8>(w, aq[y] + 32 * b + 16 * h);
+        isum[y] = h == 0 ? s : add32(isum[y], s);
+      }
+    }
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(mulf(cvtf(isum[y]), set1f(ad[y][b])), dw, acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+struct AkRow {
+  const int8_t* q;
+  const float* d;
+  const int16_t* bs16;
+  const int16_t* bs32;
+};
+
+PONDER_AI AkRow ak_row(const uint8_t* a, int64_t n_in) {
+  AkRow r;
+  r.q = reinterpret_cast<const int8_t*>(a);
+  r.d = reinterpret_cast<const float*>(a + n_in);
+  r.bs16 = reinterpret_cast<const int16_t*>(r.d + n_in / 256);
+  r.bs32 = r.bs16 + n_in / 16;
+  return r;
+}
+
+// Q4_K and Q5_K against AK activations.
+template <bool kFive, int NC>
+void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = (kFive ? 176 : 144) * R;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (NC == 1) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    const vi u0 = loadv(p + 4 * R), u1 = loadv(p + 8 * R), u2 = loadv(p + 12 * R);
+    const vi m6 = set1_8(0x3f), m4 = set1_8(0x0f), m2 = set1_8(0x03);
+    const vi s03 = and_v(u0, m6);
+    const vi s47 = or_v(and_v(u2, m4), sll32<4>(and_v(srl32<6>(u0), m2)));
+    const vi m03 = and_v(u1, m6);
+    const vi m47 = or_v(and_v(srl32<4>(u2), m4), sll32<4>(and_v(srl32<6>(u1), m2)));
+    const uint8_t* qh = p + 16 * R;
+    const uint8_t* qs = p + (kFive ? 48 : 16) * R;
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    static_for<8>([&](auto i) {
+      constexpr int I = i;
+      const vi sc = scale_from_byte<I % 4>(I < 4 ? s03 : s47);
+      vi w[8];
+      unpack_nibbles(qs + I * 16 * R, w);
+      if constexpr (kFive) add_fifth_bits(qh + I * 4 * R, w);
+      for (int y = 0; y < NC; ++y) {
+        isum[y] = add32(isum[y], dot_scaled<8, kFive ? 4 : 8>(w, a[y].q + 256 * b + 32 * I, sc));
+      }
+    });
+    const vi mp0 = shuf8(m03, dword_mask(0, -1, 1, -1)), mp1 = shuf8(m03, dword_mask(2, -1, 3, -1));
+    const vi mp2 = shuf8(m47, dword_mask(0, -1, 1, -1)), mp3 = shuf8(m47, dword_mask(2, -1, 3, -1));
+    const vf dw = load_f16(p), dmw = load_f16(p + 2 * R);
+    for (int y = 0; y < NC; ++y) {
+      const int16_t* bs = a[y].bs32 + 8 * b;
+      vi mins = madd16(mp0, bcast4(bs));
+      mins = add32(mins, madd16(mp1, bcast4(bs + 2)));
+      mins = add32(mins, madd16(mp2, bcast4(bs + 4)));
+      mins = add32(mins, madd16(mp3, bcast4(bs + 6)));
+      const vf da = set1f(a[y].d[b]);
+      acc[y] = fmaf(cvtf(isum[y]), mulf(dw, da), acc[y]);
+      acc[y] = fnmaf(cvtf(mins), mulf(dmw, da), acc[y]);
+    }
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+// Q6_K against AK activations: quants 0..63 with the -32 offset applied through the 16-element sums.
+template <int NC>
+void tile_q6_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 210 * R;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (NC == 1) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    const uint8_t* scales = p + 2 * R;
+    const uint8_t* ql = p + 18 * R;
+    const uint8_t* qh = p + 146 * R;
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    static_for<8>([&](auto c) {
+      constexpr int C = c;
+      const vi sca = scale_from_i32(sx8to32(scales + (2 * C) * R));
+      const vi scb = scale_from_i32(sx8to32(scales + (2 * C + 1) * R));
+      vi w[8];
+      unpack_nibbles(ql + C * 16 * R, w);
+      const vi h0 = loadv(qh + C * 8 * R), h1 = loadv(qh + C * 8 * R + 4 * R);
+      const vi m = set1_8(0x30);
+      w[0] = or_v(w[0], and_v(sll16<4>(h0), m));
+      w[1] = or_v(w[1], and_v(sll16<2>(h0), m));
+      w[2] = or_v(w[2], and_v(h0, m));
+      w[3] = or_v(w[3], and_v(srl16<2>(h0), m));
+      w[4] = or_v(w[4], and_v(sll16<4>(h1), m));
+      w[5] = or_v(w[5], and_v(sll16<2>(h1), m));
+      w[6] = or_v(w[6], and_v(h1, m));
+      w[7] = or_v(w[7], and_v(srl16<2>(h1), m));
+      for (int y = 0; y < NC; ++y) {
+        const int8_t* aq = a[y].q + 256 * b + 32 * C;
+        isum[y] = add32(isum[y], add32(dot_scaled<4, 2>(w, aq, sca), dot_scaled<4, 2>(w + 4, aq + 16, scb)));
+      }
+    });
+    vi pairs[8];
+    for (int i = 0; i < 8; ++i) {
+      pairs[i] = blend_hi16(sx8to32(scales + 2 * i * R), sll32<16>(sx8to32(scales + (2 * i + 1) * R)));
+    }
+    const vf dw = load_f16(p);
+    for (int y = 0; y < NC; ++y) {
+      const int16_t* bs = a[y].bs16 + 16 * b;
+      vi off = madd16(pairs[0], bcast4(bs));
+      for (int i = 1; i < 8; ++i) off = add32(off, madd16(pairs[i], bcast4(bs + 2 * i)));
+      const vi s = sub32(isum[y], sll32<5>(off));
+      acc[y] = fmaf(cvtf(s), mulf(dw, set1f(a[y].d[b])), acc[y]);
+    }
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+// F32 / F16 / BF16 weights against float activations: NG groups × NC rows, one FMA chain per
+// output in element order (so the tile shape does not change any result).
+template <DType T>
+PONDER_AI vf load_w(const uint8_t* p) {
+  if constexpr (T == DType::F32) {
+    return loadf(reinterpret_cast<const float*>(p));
+  } else if constexpr (T == DType::F16) {
+    return load_f16(p);
+  } else {
+    return load_bf16(p);
+  }
+}
+
+template <DType T, int NG, int NC>
+void tile_float(const uint8_t* const* grp, int64_t n_in, const float* const* x, float* const* y, int64_t out_stride_group,
+                const int* valid) {
+  constexpr int kElem = T == DType::F32 ? 4 : 2;
+  vf acc[NG][NC];
+  for (int g = 0; g < NG; ++g) {
+    for (int c = 0; c < NC; ++c) acc[g][c] = zerof();
+  }
+  for (int64_t k = 0; k < n_in; ++k) {
+    for (int g = 0; g < NG; ++g) {
+      const vf w = load_w<T>(grp[g] + k * kElem * R);
+      for (int c = 0; c < NC; ++c) acc[g][c] = fmaf(w, set1f(x[c][k]), acc[g][c]);
+    }
+  }
+  for (int g = 0; g < NG; ++g) {
+    for (int c = 0; c < NC; ++c) store_rows(y[c] + g * out_stride_group, acc[g][c], valid[g]);
+  }
+}
+
+template <DType T>
+void matmul_float(const MatmulArgs& m, int64_t g_begin, int64_t g_end) {
+  constexpr int kElem = T == DType::F32 ? 4 : 2;
+  const int64_t group_bytes = m.n_in * kElem * R;
+  auto valid_of = [&](int64_t g) { return static_cast<int>(min64(R, m.n_out - g * R)); };
+  for (int64_t y0 = 0; y0 < m.n_rows;) {
+    const int64_t nc = m.n_rows - y0 >= 6 ? 6 : m.n_rows - y0 >= 3 ? 3 : 1;
+    const float* x[6];
+    float* yo[6];
+    for (int c = 0; c < nc; ++c) {
+      x[c] = reinterpret_cast<const float*>(m.act + (y0 + c) * m.act_stride);
+      yo[c] = m.y + (y0 + c) * m.n_out;
+    }
+    int64_t g = g_begin;
+    if (nc == 1) {
+      // One activation row: four groups at once, so four FMA chains are in flight.
+      for (; g + 4 <= g_end; g += 4) {
+        const uint8_t* gp[4];
+        int valid[4];
+        for (int i = 0; i < 4; ++i) {
+          gp[i] = m.packed + (g + i) * group_bytes;
+          valid[i] = valid_of(g + i);
+        }
+        float* yg[1] = {yo[0] + g * R};
+        tile_float<T, 4, 1>(gp, m.n_in, x, yg, R, valid);
+      }
+    }
+    for (; g < g_end; ++g) {
+      const uint8_t* gp[1] = {m.packed + g * group_bytes};
+      const int valid[1] = {valid_of(g)};
+      float* yg[6];
+      for (int c = 0; c < nc; ++c) yg[c] = yo[c] + g * R;
+      if (nc == 6) {
+        tile_float<T, 1, 6>(gp, m.n_in, x, yg, R, valid);
+      } else if (nc == 3) {
+        tile_float<T, 1, 3>(gp, m.n_in, x, yg, R, valid);
+      } else {
+        tile_float<T, 1, 1>(gp, m.n_in, x, yg, R, valid);
+      }
+    }
+    y0 += nc;
+  }
+}
+
+template <int NC>
+void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, int valid) {
+  switch (t) {
+    case DType::Q4_0: tile_legacy<DType::Q4_0, NC>(grp, n_in, tile, valid); break;
+    case DType::Q4_1: tile_legacy<DType::Q4_1, NC>(grp, n_in, tile, valid); break;
+    case DType::Q5_0: tile_legacy<DType::Q5_0, NC>(grp, n_in, tile, valid); break;
+    case DType::Q5_1: tile_legacy<DType::Q5_1, NC>(grp, n_in, tile, valid); break;
+    case DType::Q8_0: tile_q8_0<NC>(grp, n_in, tile, valid); break;
+    case DType::Q4_K: tile_q45_k<false, NC>(grp, n_in, tile, valid); break;
+    case DType::Q5_K: tile_q45_k<true, NC>(grp, n_in, tile, valid); break;
+    case DType::Q6_K: tile_q6_k<NC>(grp, n_in, tile, valid); break;
+    default: break;
+  }
+}
+
+inline int64_t group_bytes_of(DType t, int64_t n_in) {
+  switch (t) {
+    case DType::Q4_0: return n_in / 32 * 18 * R;
+    case DType::Q4_1: return n_in / 32 * 20 * R;
+    case DType::Q5_0: return n_in / 32 * 22 * R;
+    case DType::Q5_1: return n_in / 32 * 24 * R;
+    case DType::Q8_0: return n_in / 32 * 34 * R;
+    case DType::Q4_K: return n_in / 256 * 144 * R;
+    case DType::Q5_K: return n_in / 256 * 176 * R;
+    case DType::Q6_K: return n_in / 256 * 210 * R;
+    default: return 0;
+  }
+}
+
+template <int NC>
+void tile_rows(const MatmulArgs& m, int64_t g, int64_t y0, int valid, int64_t group_bytes) {
+  Tile<NC> t;
+  for (int c = 0; c < NC; ++c) {
+    t.a[c] = m.act + (y0 + c) * m.act_stride;
+    t.y[c] = m.y + (y0 + c) * m.n_out + g * R;
+  }
+  run_tile<NC>(m.dtype, m.packed + g * group_bytes, m.n_in, t, valid);
+}
+
+// Rows [y0, y1) against group g alone.
+void rows_one_group(const MatmulArgs& m, int64_t g, int64_t y0, int64_t y1, int64_t group_bytes) {
+  const int valid = static_cast<int>(min64(R, m.n_out - g * R));
+  for (; y0 + kMaxNc <= y1; y0 += kMaxNc) tile_rows<kMaxNc>(m, g, y0, valid, group_bytes);
+  switch (y1 - y0) {
+    case 0: break;
+    case 1: tile_rows<1>(m, g, y0, valid, group_bytes); break;
+    case 2: tile_rows<2>(m, g, y0, valid, group_bytes); break;
+    case 3: tile_rows<3>(m, g, y0, valid, group_bytes); break;
+    case 4: tile_rows<4>(m, g, y0, valid, group_bytes); break;
+    case 5: tile_rows<5 <= kMaxNc ? 5 : 1>(m, g, y0, valid, group_bytes); break;
+    case 6: tile_rows<6 <= kMaxNc ? 6 : 1>(m, g, y0, valid, group_bytes); break;
+    case 7: tile_rows<7 <= kMaxNc ? 7 : 1>(m, g, y0, valid, group_bytes); break;
+    default: break;
+  }
+}
+
+void matmul(const MatmulArgs& m, int64_t g_begin, int64_t g_end) {
+  switch (m.dtype) {
+    case DType::F32: return matmul_float<DType::F32>(m, g_begin, g_end);
+    case DType::F16: return matmul_float<DType::F16>(m, g_begin, g_end);
+    case DType::BF16: return matmul_float<DType::BF16>(m, g_begin, g_end);
+    default: break;
+  }
+  const int64_t group_bytes = group_bytes_of(m.dtype, m.n_in);
+  // Rows of activations per slice: their quantized bytes stay in L2 while the groups sweep by.
+  int64_t slice = (192 * 1024) / (m.act_stride > 0 ? m.act_stride : 1);
+  slice = slice < kMaxNc ? kMaxNc : slice / kMaxNc * kMaxNc;
+  for (int64_t s0 = 0; s0 < m.n_rows; s0 += slice) {
+    const int64_t s1 = min64(m.n_rows, s0 + slice);
+    for (int64_t g = g_begin; g < g_end; ++g) rows_one_group(m, g, s0, s1, group_bytes);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise ops.
+
+float dot(const float* a, const float* b, int64_t n) {
+  vf s0 = zerof(), s1 = zerof(), s2 = zerof(), s3 = zerof();
+  int64_t i = 0;
+  for (; i + 4 * R <= n; i += 4 * R) {
+    s0 = fmaf(loadf(a + i), loadf(b + i), s0);
+    s1 = fmaf(loadf(a + i + R), loadf(b + i + R), s1);
+    s2 = fmaf(loadf(a + i + 2 * R), loadf(b + i + 2 * R), s2);
+    s3 = fmaf(loadf(a + i + 3 * R), loadf(b + i + 3 * R), s3);
+  }
+  for (; i + R <= n; i += R) s0 = fmaf(loadf(a + i), loadf(b + i), s0);
+  float s = hsumf(addf(addf(s0, s1), addf(s2, s3)));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void rms_norm(const float* x, const float* w, float* y, int64_t dim, float eps) {
+  vf s0 = zerof(), s1 = zerof();
+  int64_t i = 0;
+  for (; i + 2 * R <= dim; i += 2 * R) {
+    const vf a = loadf(x + i), b = loadf(x + i + R);
+    s0 = fmaf(a, a, s0);
+    s1 = fmaf(b, b, s1);
+  }
+  for (; i + R <= dim; i += R) s0 = fmaf(loadf(x + i), loadf(x + i), s0);
+  float sum = hsumf(addf(s0, s1));
+  for (; i < dim; ++i) sum += x[i] * x[i];
+  const float inv = 1.0f / __builtin_sqrtf(sum / static_cast<float>(dim) + eps);
+  const vf vinv = set1f(inv);
+  i = 0;
+  for (; i + R <= dim; i += R) storef(y + i, mulf(mulf(loadf(x + i), vinv), loadf(w + i)));
+  for (; i < dim; ++i) y[i] = x[i] * inv * w[i];
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + R <= n; i += R) {
+    const vf g = loadf(gate + i);
+    const vf e = exp_v(subf(zerof(), g));
+    storef(out + i, mulf(divf(g, addf(set1f(1.0f), e)), loadf(up + i)));
+  }
+  for (; i < n; ++i) out[i] = gate[i] / (1.0f + __builtin_expf(-gate[i])) * up[i];
+}
+
+void add(float* x, const float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + R <= n; i += R) storef(x + i, addf(loadf(x + i), loadf(y + i)));
+  for (; i < n; ++i) x[i] += y[i];
+}
+
+// cs: cos[half] then sin[half].
+void rope(float* x, int64_t n_heads, int64_t head_dim, const float* cs, bool interleaved) {
+  const int64_t half = head_dim / 2;
+  const float* c = cs;
+  const float* s = cs + half;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    if (interleaved) {
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * c[i] - x1 * s[i];
+        v[2 * i + 1] = x0 * s[i] + x1 * c[i];
+      }
+      continue;
+    }
+    int64_t i = 0;
+    for (; i + R <= half; i += R) {
+      const vf x0 = loadf(v + i), x1 = loadf(v + i + half), cv = loadf(c + i), sv = loadf(s + i);
+      storef(v + i, fnmaf(x1, sv, mulf(x0, cv)));
+      storef(v + i + half, fmaf(x1, cv, mulf(x0, sv)));
+    }
+    for (; i < half; ++i) {
+      const float x0 = v[i], x1 = v[i + half];
+      v[i] = x0 * c[i] - x1 * s[i];
+      v[i + half] = x0 * s[i] + x1 * c[i];
+    }
+  }
+}
+
+void to_f16(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + R <= n; i += R) store_f16(out + i, loadf(x + i));
+  if (i < n) {
+    alignas(64) float tmp[R] = {};
+    alignas(64) uint16_t h[R];
+    for (int64_t j = i; j < n; ++j) tmp[j - i] = x[j];
+    store_f16(h, loadf(tmp));
+    for (int64_t j = i; j < n; ++j) out[j] = h[j - i];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention (see the top of this file).
+
+void attention(const AttentionTask& t) {
+  const int64_t hd = t.head_dim, bs = t.block_size;
+  const int64_t bsp = (bs + 2 * R - 1) / (2 * R) * (2 * R);  // positions per block, padded
+  const int64_t n_rows = t.n_tokens * t.group;
+  float* acc = t.scratch;                       // (n_rows, hd)
+  float* m = acc + n_rows * hd;                 // (n_rows) running max
+  float* l = m + n_rows;                        // (n_rows) running sum
+  float* kt = l + n_rows + 16;                  // (hd, bsp) K transposed
+  kt += (16 - (reinterpret_cast<uintptr_t>(kt) / 4) % 16) % 16;
+  float* vb = kt + hd * bsp;                    // (bs, hd) V in f32
+  float* sc = vb + bs * hd;                     // (n_rows, bsp) scores, then probabilities
+  for (int64_t r = 0; r < n_rows; ++r) {
+    m[r] = -__builtin_inff();
+    l[r] = 0.0f;
+  }
+  for (int64_t i = 0; i < n_rows * hd; ++i) acc[i] = 0.0f;
+  auto q_row = [&](int64_t r) { return t.q + (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * hd; };
+
+  const int32_t last = t.positions[t.n_tokens - 1];
+  const int64_t n_blocks = last / bs + 1;
+  for (int64_t bi = 0; bi < n_blocks; ++bi) {
+    const int64_t p0 = bi * bs;
+    const int64_t cnt = min64(bs, last - p0 + 1);
+    const int64_t off = ((static_cast<int64_t>(t.block_table[bi]) * t.n_kv_heads + t.kv_head) * bs) * hd;
+    // K transposed into kt (padding columns zero), V into vb (f16 widened; f32 used in place).
+    const float* vrows;
+    if (t.kv_f16) {
+      const uint16_t* k = static_cast<const uint16_t*>(t.k) + off;
+      const uint16_t* v = static_cast<const uint16_t*>(t.v) + off;
+      for (int64_t j = 0; j < cnt; ++j) {
+        for (int64_t d = 0; d < hd; ++d) kt[d * bsp + j] = f16_to_f32(k[j * hd + d]);
+        int64_t d = 0;
+        for (; d + R <= hd; d += R) storef(vb + j * hd + d, load_f16(v + j * hd + d));
+        for (; d < hd; ++d) vb[j * hd + d] = f16_to_f32(v[j * hd + d]);
+      }
+      vrows = vb;
+    } else {
+      const float* k = static_cast<const float*>(t.k) + off;
+      for (int64_t j = 0; j < cnt; ++j) {
+        for (int64_t d = 0; d < hd; ++d) kt[d * bsp + j] = k[j * hd + d];
+      }
+      vrows = static_cast<const float*>(t.v) + off;
+    }
+    for (int64_t j = cnt; j < bsp; ++j) {
+      for (int64_t d = 0; d < hd; ++d) kt[d * bsp + j] = 0.0f;
+    }
+    // Scores: 4 rows × 2R positions at a time in registers.
+    for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+      const int nr = static_cast<int>(min64(4, n_rows - r0));
+      const float* qr[4];
+      for (int i = 0; i < 4; ++i) qr[i] = q_row(r0 + (i < nr ? i : 0));
+      for (int64_t j0 = 0; j0 < bsp; j0 += 2 * R) {
+        vf s[4][2];
+        for (int i = 0; i < 4; ++i) s[i][0] = s[i][1] = zerof();
+        for (int64_t d = 0; d < hd; ++d) {
+          const vf k0 = loadf(kt + d * bsp + j0), k1 = loadf(kt + d * bsp + j0 + R);
+          for (int i = 0; i < 4; ++i) {
+            const vf qv = set1f(qr[i][d]);
+            s[i][0] = fmaf(qv, k0, s[i][0]);
+            s[i][1] = fmaf(qv, k1, s[i][1]);
+          }
+        }
+        for (int i = 0; i < nr; ++i) {
+          storef(sc + (r0 + i) * bsp + j0, mulf(s[i][0], set1f(t.scale)));
+          storef(sc + (r0 + i) * bsp + j0 + R, mulf(s[i][1], set1f(t.scale)));
+        }
+      }
+    }
+    // Online softmax and the weighted sum of V, row by row.
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const int32_t pos = t.positions[r / t.group];
+      if (pos < p0) continue;
+      const int64_t valid = min64(cnt, pos - p0 + 1);
+      float* srow = sc + r * bsp;
+      float mb = srow[0];
+      for (int64_t j = 1; j < valid; ++j) mb = srow[j] > mb ? srow[j] : mb;
+      const float m_new = mb > m[r] ? mb : m[r];
+      const float corr = __builtin_expf(m[r] - m_new);
+      for (int64_t j = 0; j < bsp; j += R) storef(srow + j, exp_v(subf(loadf(srow + j), set1f(m_new))));
+      for (int64_t j = valid; j < bsp; ++j) srow[j] = 0.0f;
+      vf psum = zerof();
+      for (int64_t j = 0; j < bsp; j += R) psum = addf(psum, loadf(srow + j));
+      l[r] = l[r] * corr + hsumf(psum);
+      m[r] = m_new;
+      float* ar = acc + r * hd;
+      int64_t d = 0;
+      for (; d + 4 * R <= hd; d += 4 * R) {
+        vf a0 = mulf(loadf(ar + d), set1f(corr)), a1 = mulf(loadf(ar + d + R), set1f(corr));
+        vf a2 = mulf(loadf(ar + d + 2 * R), set1f(corr)), a3 = mulf(loadf(ar + d + 3 * R), set1f(corr));
+        for (int64_t j = 0; j < valid; ++j) {
+          const vf p = set1f(srow[j]);
+          const float* vr = vrows + j * hd + d;
+          a0 = fmaf(p, loadf(vr), a0);
+          a1 = fmaf(p, loadf(vr + R), a1);
+          a2 = fmaf(p, loadf(vr + 2 * R), a2);
+          a3 = fmaf(p, loadf(vr + 3 * R), a3);
+        }
+        storef(ar + d, a0);
+        storef(ar + d + R, a1);
+        storef(ar + d + 2 * R, a2);
+        storef(ar + d + 3 * R, a3);
+      }
+      for (; d < hd; ++d) {
+        float a = ar[d] * corr;
+        for (int64_t j = 0; j < valid; ++j) a += srow[j] * vrows[j * hd + d];
+        ar[d] = a;
+      }
+    }
+  }
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int64_t tok = r / t.group;
+    float* o = t.out + tok * t.row_stride + (t.kv_head * t.group + r % t.group) * hd;
+    const float inv = 1.0f / l[r];
+    const float* ar = acc + r * hd;
+    for (int64_t d = 0; d < hd; ++d) o[d] = ar[d] * inv;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes of the machine's ceilings (ponder bench).
+
+int64_t probe_read(const uint8_t* p, int64_t bytes) {
+  vi a0 = zeroi(), a1 = zeroi(), a2 = zeroi(), a3 = zeroi();
+  for (int64_t i = 0; i + 16 * R <= bytes; i += 16 * R) {
+    a0 = add32(a0, loadv(p + i));
+    a1 = add32(a1, loadv(p + i + 4 * R));
+    a2 = add32(a2, loadv(p + i + 8 * R));
+    a3 = add32(a3, loadv(p + i + 12 * R));
+  }
+  return hsum_i(add32(add32(a0, a1), add32(a2, a3)));
+}
+
+// The Q4_K tile's inner loop: kMaxNc activation rows × one sub-block of 32 quants of R rows, i.e.
+// per row the int8 dot product (dot_regs: the instructions of dot_scaled, activations already
+// broadcast) and the int32 accumulation, with weights and activations in registers.
+int64_t probe_int8(int64_t iters) {
+  vi w[8], a[kMaxNc], acc[kMaxNc];
+  for (int g = 0; g < 8; ++g) w[g] = set1_8(static_cast<char>(g + 1));
+  for (int y = 0; y < kMaxNc; ++y) {
+    a[y] = set1_8(static_cast<char>(y - 3));
+    acc[y] = zeroi();
+  }
+  const vi sc = scale_from_byte<0>(set1_32(3));
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int y = 0; y < kMaxNc; ++y) {
+      __asm__ volatile("" : "+v"(a[y]));  // keeps the compiler from hoisting the invariant products
+      acc[y] = add32(acc[y], dot_regs<8, 8>(w, a[y], sc));
+    }
+  }
+  vi total = zeroi();
+  for (int y = 0; y < kMaxNc; ++y) total = add32(total, acc[y]);
+  volatile int32_t sink = hsum_i(total);
+  (void)sink;
+  return iters * kMaxNc * 32 * R;
+}
+
+}  // namespace impl
+
+constexpr KernelTable kTable = {
+    kIsa,           R,         impl::quantize_row, impl::matmul, impl::dot,       impl::rms_norm,   impl::silu_mul,
+    impl::add,      impl::rope, impl::to_f16,      impl::attention, impl::probe_read, impl::probe_int8,
+};

@@ -1,0 +1,252 @@
+// Scalar repacking into the layouts of repack.h. Runs once per matrix at load (threaded by the
+// caller over row groups); costs one pass over the weights.
+#include "kernels/cpu/repack.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "quant/blocks.h"
+
+namespace ponder::cpu {
+namespace {
+
+using namespace quant;
+
+// Writes 32 quants (0..15 each, the low 4 bits used) of row r as "qs 4×4R" at dst.
+void put_nibbles(uint8_t* dst, int R, int r, const uint8_t* q) {
+  for (int k = 0; k < 4; ++k) {
+    for (int j = 0; j < 4; ++j) {
+      dst[k * 4 * R + 4 * r + j] = static_cast<uint8_t>((q[4 * k + j] & 15) | ((q[16 + 4 * k + j] & 15) << 4));
+    }
+  }
+}
+
+// Writes the fifth bits of 32 quants of row r as "qh 4R".
+void put_fifth_bits(uint8_t* dst, int R, int r, const uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    uint8_t byte = 0;
+    for (int g = 0; g < 8; ++g) byte |= static_cast<uint8_t>(((q[4 * g + j] >> 4) & 1) << g);
+    dst[4 * r + j] = byte;
+  }
+}
+
+void put_f16(uint8_t* dst, int r, uint16_t h) { std::memcpy(dst + 2 * r, &h, 2); }
+
+// Quants of one row's block, unsigned, in element order.
+void q4_0_values(const BlockQ4_0& b, uint8_t* q) {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = b.qs[j] & 15;
+    q[j + 16] = b.qs[j] >> 4;
+  }
+}
+
+void q5_values(const uint8_t* qs, const uint8_t* qh_bytes, uint8_t* q) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = static_cast<uint8_t>((qs[j] & 15) | (((qh >> j) & 1) << 4));
+    q[j + 16] = static_cast<uint8_t>((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+  }
+}
+
+// All 256 quants of a Q4_K / Q5_K block (0..15 or 0..31).
+void qk_values(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l) {
+      q[64 * c + l] = qs[32 * c + l] & 15;
+      q[64 * c + 32 + l] = qs[32 * c + l] >> 4;
+    }
+  }
+  if (qh != nullptr) {
+    for (int s = 0; s < 8; ++s) {
+      for (int l = 0; l < 32; ++l) q[32 * s + l] |= static_cast<uint8_t>(((qh[l] >> s) & 1) << 4);
+    }
+  }
+}
+
+void q6k_values(const BlockQ6_K& b, uint8_t* q) {
+  for (int h = 0; h < 2; ++h) {
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t hb = b.qh[32 * h + l];
+      q[128 * h + l] = static_cast<uint8_t>((b.ql[64 * h + l] & 15) | ((hb & 3) << 4));
+      q[128 * h + 32 + l] = static_cast<uint8_t>((b.ql[64 * h + 32 + l] & 15) | (((hb >> 2) & 3) << 4));
+      q[128 * h + 64 + l] = static_cast<uint8_t>((b.ql[64 * h + l] >> 4) | (((hb >> 4) & 3) << 4));
+      q[128 * h + 96 + l] = static_cast<uint8_t>((b.ql[64 * h + 32 + l] >> 4) | (((hb >> 6) & 3) << 4));
+    }
+  }
+}
+
+// Bytes per block of R rows, and elements per block.
+struct PackedBlock {
+  int64_t elems;
+  int64_t bytes_per_row;  // = the GGUF block size
+};
+
+PackedBlock packed_block(DType t) {
+  switch (t) {
+    case DType::Q4_0: return {32, 18};
+    case DType::Q4_1: return {32, 20};
+    case DType::Q5_0: return {32, 22};
+    case DType::Q5_1: return {32, 24};
+    case DType::Q8_0: return {32, 34};
+    case DType::Q4_K: return {256, 144};
+    case DType::Q5_K: return {256, 176};
+    case DType::Q6_K: return {256, 210};
+    case DType::F32: return {1, 4};
+    case DType::F16: return {1, 2};
+    case DType::BF16: return {1, 2};
+    default: fail("no repacked CPU layout for {}", dtype_name(t));
+  }
+}
+
+// Repacks block b of every row r < n_valid of one group into dst (the group's block b).
+void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64_t b, uint8_t* dst) {
+  uint8_t q[256];
+  for (int r = 0; r < n_valid; ++r) {
+    switch (t) {
+      case DType::Q4_0: {
+        const auto blk = load_block<BlockQ4_0>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        q4_0_values(blk, q);
+        put_nibbles(dst + 2 * R, R, r, q);
+        break;
+      }
+      case DType::Q4_1: {
+        const auto blk = load_block<BlockQ4_1>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        put_f16(dst + 2 * R, r, blk.m);
+        for (int j = 0; j < 16; ++j) {
+          q[j] = blk.qs[j] & 15;
+          q[j + 16] = blk.qs[j] >> 4;
+        }
+        put_nibbles(dst + 4 * R, R, r, q);
+        break;
+      }
+      case DType::Q5_0: {
+        const auto blk = load_block<BlockQ5_0>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        q5_values(blk.qs, blk.qh, q);
+        put_fifth_bits(dst + 2 * R, R, r, q);
+        put_nibbles(dst + 6 * R, R, r, q);
+        break;
+      }
+      case DType::Q5_1: {
+        const auto blk = load_block<BlockQ5_1>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        put_f16(dst + 2 * R, r, blk.m);
+        q5_values(blk.qs, blk.qh, q);
+        put_fifth_bits(dst + 4 * R, R, r, q);
+        put_nibbles(dst + 8 * R, R, r, q);
+        break;
+      }
+      case DType::Q8_0: {
+        const auto blk = load_block<BlockQ8_0>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int p = 0; p < 16; ++p) {
+          std::memcpy(dst + 2 * R + p * 2 * R + 2 * r, blk.qs + 2 * p, 2);
+        }
+        break;
+      }
+      case DType::Q4_K:
+      case DType::Q5_K: {
+        const bool five = t == DType::Q5_K;
+        uint16_t d, dmin;
+        const uint8_t* src = rows[r] + b * (five ? 176 : 144);
+        std::memcpy(&d, src, 2);
+        std::memcpy(&dmin, src + 2, 2);
+        put_f16(dst, r, d);
+        put_f16(dst + 2 * R, r, dmin);
+        for (int p = 0; p < 3; ++p) std::memcpy(dst + 4 * R + p * 4 * R + 4 * r, src + 4 + 4 * p, 4);
+        if (five) {
+          qk_values(src + 48, src + 16, q);
+        } else {
+          qk_values(src + 16, nullptr, q);
+        }
+        uint8_t* qh_dst = dst + 16 * R;
+        uint8_t* qs_dst = dst + (five ? 48 : 16) * R;
+        for (int i = 0; i < 8; ++i) {
+          if (five) put_fifth_bits(qh_dst + i * 4 * R, R, r, q + 32 * i);
+          put_nibbles(qs_dst + i * 16 * R, R, r, q + 32 * i);
+        }
+        break;
+      }
+      case DType::Q6_K: {
+        const auto blk = load_block<BlockQ6_K>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int i = 0; i < 16; ++i) dst[2 * R + i * R + r] = static_cast<uint8_t>(blk.scales[i]);
+        q6k_values(blk, q);
+        uint8_t* ql_dst = dst + 18 * R;
+        uint8_t* qh_dst = dst + 146 * R;
+        for (int c = 0; c < 8; ++c) {
+          put_nibbles(ql_dst + c * 16 * R, R, r, q + 32 * c);
+          for (int j = 0; j < 4; ++j) {
+            uint8_t h0 = 0, h1 = 0;
+            for (int g = 0; g < 4; ++g) {
+              h0 |= static_cast<uint8_t>(((q[32 * c + 4 * g + j] >> 4) & 3) << (2 * g));
+              h1 |= static_cast<uint8_t>(((q[32 * c + 16 + 4 * g + j] >> 4) & 3) << (2 * g));
+            }
+            qh_dst[c * 8 * R + 4 * r + j] = h0;
+            qh_dst[c * 8 * R + 4 * R + 4 * r + j] = h1;
+          }
+        }
+        break;
+      }
+      case DType::F32:
+        std::memcpy(dst + 4 * r, rows[r] + 4 * b, 4);
+        break;
+      case DType::F16:
+      case DType::BF16:
+        std::memcpy(dst + 2 * r, rows[r] + 2 * b, 2);
+        break;
+      default:
+        fail("no repacked CPU layout for {}", dtype_name(t));
+    }
+  }
+}
+
+}  // namespace
+
+bool has_packed_layout(DType t) {
+  switch (t) {
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::F32: case DType::F16: case DType::BF16:
+      return true;
+    default:
+      return false;
+  }
+}
+
+uint64_t packed_group_bytes(DType t, int64_t n_in, int R) {
+  const PackedBlock pb = packed_block(t);
+  return static_cast<uint64_t>(n_in / pb.elems * pb.bytes_per_row * R);
+}
+
+uint64_t packed_bytes(DType t, int64_t n_out, int64_t n_in, int R) {
+  const int64_t n_groups = (n_out + R - 1) / R;
+  return static_cast<uint64_t>(n_groups) * packed_group_bytes(t, n_in, R);
+}
+
+void repack_groups(DType t, const uint8_t* src, uint64_t row_bytes, int64_t n_out, int64_t n_in, int R,
+                   uint8_t* dst, int64_t g_begin, int64_t g_end) {
+  const PackedBlock pb = packed_block(t);
+  const int64_t n_blocks = n_in / pb.elems;
+  const uint64_t block_group_bytes = static_cast<uint64_t>(pb.bytes_per_row * R);
+  const uint8_t* rows[64];
+  PONDER_CHECK(R <= 64, "group of {} rows is too wide", R);
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    const int n_valid = static_cast<int>(n_out - g * R < R ? n_out - g * R : R);
+    for (int r = 0; r < n_valid; ++r) rows[r] = src + static_cast<uint64_t>(g * R + r) * row_bytes;
+    uint8_t* group_dst = dst + static_cast<uint64_t>(g) * packed_group_bytes(t, n_in, R);
+    if (pb.elems == 1) {
+      // Plain floats: a transpose of R rows, element by element (no per-element dispatch).
+      const auto esize = static_cast<size_t>(pb.bytes_per_row);
+      for (int r = 0; r < n_valid; ++r) {
+        for (int64_t k = 0; k < n_in; ++k) std::memcpy(group_dst + (k * R + r) * esize, rows[r] + k * esize, esize);
+      }
+      continue;
+    }
+    for (int64_t b = 0; b < n_blocks; ++b) repack_block(t, rows, n_valid, R, b, group_dst + b * block_group_bytes);
+  }
+}
+
+}  // namespace ponder::cpu

@@ -1,0 +1,42 @@
+// Repacked weight layouts of the CPU backend: R consecutive weight rows (R = the kernel set's
+// int32 lanes: 8 for AVX2, 16 for AVX-512) are interleaved block by block, so that one vector
+// load holds 4 consecutive quants of each of the R rows and a multiply-add gives R partial dot
+// products at once; every block's R scales load as one vector and are applied to R outputs with
+// one FMA. The last group of a matrix whose n_out is not a multiple of R is padded with zero rows.
+// The byte count per group of R rows equals R original rows (nothing is stored twice), so decode
+// reads exactly the bytes of the file. Per block of R rows (offsets in bytes):
+//
+//   Q4_0  d[R] f16 | qs 4×4R                 Q4_1  d[R] | m[R] f16 | qs 4×4R
+//   Q5_0  d[R] | qh 4R | qs 4×4R             Q5_1  d[R] | m[R] | qh 4R | qs 4×4R
+//   Q8_0  d[R] | 16 pairs × [R][2] int8
+//   Q4_K  d[R] | dmin[R] | 3 scale planes × [R][4] | 8 sub-blocks × qs 4×4R       (256 elements)
+//   Q5_K  d[R] | dmin[R] | 3 scale planes | 8 × qh 4R | 8 × qs 4×4R
+//   Q6_K  d[R] | scales 16 × [R] int8 | 8 chunks × ql 4×4R | 8 chunks × qh 2×4R
+//   F32 / F16 / BF16: per element k, [R] values
+//
+// "qs 4×4R" is 32 unsigned quants of each row as nibbles: byte 4r + j of vector k (k = 0..3)
+// holds q[4k + j] in its low nibble and q[16 + 4k + j] in its high nibble, so the low nibbles of
+// vector k are elements 4k..4k+3 and the high nibbles elements 16 + 4k..; "qh 4R" holds the fifth
+// bit of element 4g + j at bit g of byte 4r + j. Q6_K's two high-bit vectors hold the top 2 bits of
+// element 4g + j at bits 2(g mod 4) of byte 4r + j of vector g / 4. Q4_K/Q5_K scale plane p holds
+// the row's packed scale bytes 4p..4p+3 (unpacked in registers as ggml's get_scale_min_k4).
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace ponder::cpu {
+
+// True if the CPU kernels have a repacked layout for t.
+bool has_packed_layout(DType t);
+// Bytes of the repacked matrix (n_out rounded up to a multiple of R).
+uint64_t packed_bytes(DType t, int64_t n_out, int64_t n_in, int R);
+// Bytes of one group of R rows.
+uint64_t packed_group_bytes(DType t, int64_t n_in, int R);
+// Repacks row groups [g_begin, g_end) of the matrix at `src` (GGUF layout, row_bytes per row) into
+// `dst` (packed_bytes), which must be zeroed where rows are padding.
+void repack_groups(DType t, const uint8_t* src, uint64_t row_bytes, int64_t n_out, int64_t n_in, int R,
+                   uint8_t* dst, int64_t g_begin, int64_t g_end);
+
+}  // namespace ponder::cpu
