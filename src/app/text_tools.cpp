@@ -3,7 +3,6 @@
 // Both read only the model's metadata, never its weights.
 #include <fmt/core.h>
 
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -11,6 +10,7 @@
 
 #include "app/commands.h"
 #include "core/error.h"
+#include "engine/chat_model.h"
 #include "io/model_cache.h"
 #include "io/tensor_store.h"
 #include "text/chat_template.h"
@@ -18,8 +18,6 @@
 
 namespace ponder::app {
 namespace {
-
-namespace fs = std::filesystem;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -35,25 +33,6 @@ nlohmann::ordered_json read_json(const std::string& path, const char* what) {
   } catch (const nlohmann::json::exception& e) {
     fail("{} {} is not valid JSON: {}", what, path, e.what());
   }
-}
-
-Tokenizer load_tokenizer(const TensorStore& store) {
-  if (store.format() == StoreFormat::Gguf) return Tokenizer::from_gguf(store.gguf());
-  return Tokenizer::from_json_file((fs::path(store.folder()) / "tokenizer.json").string());
-}
-
-std::string model_template(const TensorStore& store) {
-  if (store.format() == StoreFormat::Gguf) {
-    const auto t = store.gguf().get_string("tokenizer.chat_template");
-    PONDER_CHECK(t.has_value(), "{} has no tokenizer.chat_template; give one with --template FILE", store.path());
-    return *t;
-  }
-  const fs::path folder = store.folder();
-  if (fs::exists(folder / "chat_template.jinja")) return read_file((folder / "chat_template.jinja").string());
-  const auto config = read_json((folder / "tokenizer_config.json").string(), "tokenizer config");
-  PONDER_CHECK(config.contains("chat_template") && config["chat_template"].is_string(),
-               "{} has no chat_template; give one with --template FILE", folder.string());
-  return config["chat_template"].get<std::string>();
 }
 
 struct TokenizeFlags {
@@ -90,11 +69,13 @@ struct RenderFlags {
 void render(const RenderFlags& f) {
   const TensorStore store = TensorStore::open(resolve_model(f.model));
   const Tokenizer tokenizer = load_tokenizer(store);
-  const std::string source = f.template_file.empty() ? model_template(store) : read_file(f.template_file);
+  std::optional<std::string> source =
+      f.template_file.empty() ? load_chat_template_source(store) : std::optional<std::string>(read_file(f.template_file));
+  PONDER_CHECK(source.has_value(), "{} has no chat template; give one with --template FILE", store.path());
   const auto text_of = [&](int32_t id) -> std::optional<std::string> {
     return id >= 0 ? std::optional<std::string>(std::string(tokenizer.piece(id))) : std::nullopt;
   };
-  const ChatTemplate chat_template(source, text_of(tokenizer.bos_id()), text_of(tokenizer.eos_id()));
+  const ChatTemplate chat_template(*source, text_of(tokenizer.bos_id()), text_of(tokenizer.eos_id()));
   nlohmann::ordered_json conversation = read_json(f.conversation, "conversation");
   nlohmann::ordered_json messages = conversation.is_object() ? conversation.value("messages", nlohmann::ordered_json())
                                                              : conversation;

@@ -85,11 +85,19 @@ std::vector<size_t> remove_marks(std::string& text) {
 
 }  // namespace
 
+Tokenizer load_tokenizer(const TensorStore& store) {
+  if (store.format() == StoreFormat::Gguf) return Tokenizer::from_gguf(store.gguf());
+  return Tokenizer::from_json_file((fs::path(store.folder()) / "tokenizer.json").string());
+}
+
+std::optional<std::string> load_chat_template_source(const TensorStore& store) {
+  if (store.format() == StoreFormat::Gguf) return store.gguf().get_string("tokenizer.chat_template");
+  return hf_chat_template(store.folder());
+}
+
 ChatModel::ChatModel(const std::string& path, Backend& backend, std::optional<std::string> template_override)
     : model_(Qwen2Model::open(path, backend)),
-      tokenizer_(model_->store().format() == StoreFormat::Gguf
-                     ? Tokenizer::from_gguf(model_->store().gguf())
-                     : Tokenizer::from_json_file((fs::path(model_->store().folder()) / "tokenizer.json").string())) {
+      tokenizer_(load_tokenizer(model_->store())) {
   const TensorStore& store = model_->store();
   PONDER_CHECK(tokenizer_.n_vocab() <= model_->config().vocab_size,
                "{}: the tokenizer has {} tokens but the model only {} embeddings", path, tokenizer_.n_vocab(),
@@ -97,10 +105,7 @@ ChatModel::ChatModel(const std::string& path, Backend& backend, std::optional<st
   name_ = store.gguf().get_string("general.name").value_or(fs::path(path).filename().string());
 
   std::optional<std::string> source = std::move(template_override);
-  if (!source) {
-    source = store.format() == StoreFormat::Gguf ? store.gguf().get_string("tokenizer.chat_template")
-                                                 : hf_chat_template(store.folder());
-  }
+  if (!source) source = load_chat_template_source(store);
   const auto token_text = [&](int32_t id) -> std::optional<std::string> {
     if (id < 0) return std::nullopt;
     return std::string(tokenizer_.piece(id));

@@ -31,6 +31,12 @@ struct ChatPrompt {
   ReasoningParser::Start start = ReasoningParser::Start::kDetect;  // where the output begins
 };
 
+// The tokenizer of the model in `store`: GGUF metadata, or tokenizer.json in a Hugging Face folder.
+Tokenizer load_tokenizer(const TensorStore& store);
+// The model's chat template: GGUF tokenizer.chat_template, or chat_template.jinja /
+// tokenizer_config.json's chat_template in a Hugging Face folder; nullopt when it has none.
+std::optional<std::string> load_chat_template_source(const TensorStore& store);
+
 class ChatModel {
  public:
   // Loads from a GGUF file or a Hugging Face folder. `template_override` replaces the model's own
