@@ -13,27 +13,9 @@
 #include "core/error.h"
 #include "io/tensor_store.h"
 #include "text/tokenizer.h"
+#include "../tests/golden/tokenizer/corpus_line.h"
 
 namespace {
-
-std::string unescape(const std::string& line) {
-  std::string out;
-  for (size_t i = 0; i < line.size(); ++i) {
-    if (line[i] != '\\') {
-      out.push_back(line[i]);
-      continue;
-    }
-    char c = line[++i];
-    if (c == 'n') out.push_back('\n');
-    else if (c == 'r') out.push_back('\r');
-    else if (c == '\\') out.push_back('\\');
-    else if (c == 'x') {
-      out.push_back(static_cast<char>(std::stoi(line.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -49,7 +31,7 @@ int main(int argc, char** argv) {
     std::ifstream in(argv[2], std::ios::binary);
     size_t n_bytes = 0;
     for (std::string line; std::getline(in, line);) {
-      entries.push_back(unescape(line));
+      entries.push_back(ponder::corpus::decode_line(line));
       n_bytes += entries.back().size();
     }
     const int repeats = argc > 3 ? std::stoi(argv[3]) : 5;

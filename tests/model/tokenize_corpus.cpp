@@ -9,26 +9,9 @@
 
 #include "io/tensor_store.h"
 #include "text/tokenizer.h"
+#include "../golden/tokenizer/corpus_line.h"
 
 namespace {
-
-std::string unescape(const std::string& line) {
-  std::string out;
-  for (size_t i = 0; i < line.size(); ++i) {
-    if (line[i] != '\\' || i + 1 == line.size()) {
-      out += line[i];
-      continue;
-    }
-    const char c = line[++i];
-    if (c == 'n') out += '\n';
-    else if (c == 'r') out += '\r';
-    else if (c == 'x' && i + 2 < line.size()) {
-      out += static_cast<char>(std::stoi(line.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else out += c;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -46,7 +29,7 @@ int main(int argc, char** argv) {
     std::string line;
     for (int index = 0; std::getline(corpus, line); ++index) {
       if (index % step != 0) continue;
-      out << index << '\t' << fmt::format("{}", fmt::join(tokenizer.encode(unescape(line)), " ")) << '\n';
+      out << index << '\t' << fmt::format("{}", fmt::join(tokenizer.encode(ponder::corpus::decode_line(line)), " ")) << '\n';
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "tokenize_corpus: {}\n", e.what());

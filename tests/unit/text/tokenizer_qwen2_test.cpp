@@ -20,6 +20,7 @@
 #include "text/detokenizer.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
+#include "../../golden/tokenizer/corpus_line.h"
 
 namespace ponder {
 namespace {
@@ -57,25 +58,6 @@ const Tokenizer* qwen2() {
   }                                                                                                       \
   const Tokenizer& tok = *tok_ptr
 
-std::string unescape(const std::string& line) {
-  std::string out;
-  for (size_t i = 0; i < line.size(); ++i) {
-    if (line[i] != '\\') {
-      out.push_back(line[i]);
-      continue;
-    }
-    char c = line[++i];
-    if (c == 'n') out.push_back('\n');
-    else if (c == 'r') out.push_back('\r');
-    else if (c == '\\') out.push_back('\\');
-    else if (c == 'x') {
-      out.push_back(static_cast<char>(std::stoi(line.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    }
-  }
-  return out;
-}
-
 std::vector<int32_t> parse_ids(const std::string& line) {
   std::vector<int32_t> ids;
   std::istringstream in(line);
@@ -95,7 +77,7 @@ const Corpus& corpus() {
     Corpus c;
     const std::string dir = std::string(PONDER_TEST_DATA) + "/golden/tokenizer/";
     std::ifstream text(dir + "corpus.txt", std::ios::binary), ids(dir + "ids.txt"), special(dir + "ids_special.txt");
-    for (std::string line; std::getline(text, line);) c.entries.push_back(unescape(line));
+    for (std::string line; std::getline(text, line);) c.entries.push_back(corpus::decode_line(line));
     for (std::string line; std::getline(ids, line);) c.ids.push_back(parse_ids(line));
     for (std::string line; std::getline(special, line);) {
       size_t tab = line.find('\t');
