@@ -2,6 +2,8 @@
 tests/golden/data/qwen2) with <think>, </think> and <tool_call> in the vocabulary and a ChatML
 template that opens the thought, as QwQ's does. Uses the gguf package, independently of Ponder."""
 import os
+import tempfile
+import unittest
 
 import gguf
 import numpy as np
@@ -53,3 +55,17 @@ def write(path):
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+class ReasoningModelTest(unittest.TestCase):
+    """A test case with the tiny reasoning model written once per class into a temporary folder
+    (self.model; self.dir is the folder)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.model = write(os.path.join(cls.dir.name, "tiny-reasoner.gguf"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()

@@ -58,16 +58,7 @@ class Terminal:
         raise AssertionError(f"ponder chat did not exit; screen ends with {self.buffer[-800:]!r}")
 
 
-class ChatTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory()
-        cls.model = reasoning_model.write(os.path.join(cls.dir.name, "tiny-reasoner.gguf"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dir.cleanup()
-
+class ChatTest(reasoning_model.ReasoningModelTest):
     def chat(self, *extra):
         t = Terminal([PONDER, "chat", self.model, "--backend", "ref", "--seed", "3", "--ctx", "8192", *extra])
         t.read_until(r">>> ")
@@ -135,16 +126,7 @@ class ChatTest(unittest.TestCase):
         self.assertEqual(t.wait(), 0)
 
 
-class RunTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory()
-        cls.model = reasoning_model.write(os.path.join(cls.dir.name, "tiny-reasoner.gguf"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dir.cleanup()
-
+class RunTest(reasoning_model.ReasoningModelTest):
     def run_ponder(self, *args, stdin=""):
         import subprocess
         return subprocess.run([PONDER, "run", *args], input=stdin, capture_output=True, text=True, timeout=120)

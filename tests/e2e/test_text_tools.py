@@ -13,16 +13,7 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gold
 NAME = "Qwen-QwQ-32B"
 
 
-class TextToolsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory()
-        cls.model = reasoning_model.write(os.path.join(cls.dir.name, "tiny-reasoner.gguf"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dir.cleanup()
-
+class TextToolsTest(reasoning_model.ReasoningModelTest):
     def ponder(self, *args, stdin=None):
         return subprocess.run([PONDER, *args], input=stdin, capture_output=True, timeout=60)
 
