@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(build-essential cmake ninja-build pkg-config git python3 python3-pip
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev libssl-dev libedit-dev)
+  libcurl4-openssl-dev libssl-dev libedit-dev libboost1.81-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

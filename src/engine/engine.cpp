@@ -47,7 +47,7 @@ RequestId Engine::add(std::vector<int32_t> prompt, SamplingParams params, StopCo
   PONDER_CHECK(stop.max_tokens >= 1, "max_tokens {} must be at least 1", stop.max_tokens);
   params.validate(vocab);
 
-  auto r = std::make_unique<Request>(Request{next_id_++, {}, 0, 0, 0, Sampler(std::move(params), prompt),
+  auto r = std::make_unique<Request>(Request{next_id_++, {}, 0, 0, 0, 0, false, Sampler(std::move(params), prompt),
                                              std::move(stop), std::move(callback), FinishReason::None});
   r->n_prompt = static_cast<int64_t>(prompt.size());
   r->tokens = std::move(prompt);
@@ -114,15 +114,34 @@ std::vector<Engine::Scheduled> Engine::schedule() {
     budget -= n;
   }
   while (budget > 0 && !waiting_.empty() && static_cast<int32_t>(running_.size()) < options_.max_running) {
-    Request* r = waiting_.front();
-    const int64_t n = std::min(r->n_pending(), budget);
-    if (!kv_manager_.ensure(r->id, r->n_computed + n)) break;
-    waiting_.pop_front();
-    running_.push_back(r);
-    scheduled.push_back({r, n});
-    budget -= n;
+    if (!admit(*waiting_.front(), budget, scheduled)) break;
+    budget -= scheduled.back().n_tokens;
   }
   return scheduled;
+}
+
+// Moves the first waiting request to running with its first chunk, after taking what the prefix
+// cache holds of it. False (nothing changed) if the KV blocks for that chunk are not free.
+bool Engine::admit(Request& r, int64_t budget, std::vector<Scheduled>& scheduled) {
+  int64_t n_cached = 0;
+  if (options_.prefix_cache) n_cached = kv_manager_.reuse_prefix(r.id, r.tokens);
+  const int64_t n = std::min(r.n_pending() - n_cached, budget);
+  if (!kv_manager_.ensure(r.id, n_cached + n)) {
+    kv_manager_.release(r.id);
+    return false;
+  }
+  r.n_computed = n_cached;
+  if (options_.prefix_cache) {
+    ++stats_.n_prefix_lookups;
+    stats_.n_prefix_hits += n_cached > 0 ? 1 : 0;
+    stats_.n_prefix_hit_tokens += n_cached;
+  }
+  if (!r.admitted) r.n_cached_prompt = static_cast<int32_t>(std::min(n_cached, r.n_prompt));
+  r.admitted = true;
+  waiting_.pop_front();
+  running_.push_back(&r);
+  scheduled.push_back({&r, n});
+  return true;
 }
 
 void Engine::step() {
@@ -153,6 +172,7 @@ void Engine::step() {
     const int64_t prompt_part = std::max<int64_t>(0, std::min(r.n_prompt, r.n_computed + s.n_tokens) - r.n_computed);
     stats_.n_prompt_tokens += prompt_part;
     r.n_computed += s.n_tokens;
+    if (options_.prefix_cache) kv_manager_.commit(r.id, r.tokens, r.n_computed);
   }
   for (size_t i = 0; i < sampled.size(); ++i) {
     Request& r = *sampled[i];
@@ -174,7 +194,7 @@ void Engine::emit(Request& r, const SampleResult& sample) {
   } else if (r.n_generated >= r.stop.max_tokens || static_cast<int64_t>(r.tokens.size()) >= capacity) {
     reason = FinishReason::Length;
   }
-  const TokenAction action = r.callback(TokenEvent{r.id, sample, r.n_generated, reason});
+  const TokenAction action = r.callback(TokenEvent{r.id, sample, r.n_generated, r.n_cached_prompt, reason});
   if (reason != FinishReason::None) {
     finish(r, reason, &sample);
   } else if (action.stop) {
@@ -201,7 +221,7 @@ void Engine::finish(Request& r, FinishReason reason, const SampleResult* last) {
   if (last == nullptr) {
     SampleResult none;
     none.token = -1;
-    r.callback(TokenEvent{r.id, none, r.n_generated, reason});
+    r.callback(TokenEvent{r.id, none, r.n_generated, r.n_cached_prompt, reason});
   }
 }
 

@@ -8,6 +8,8 @@
 // When KV blocks run out for a running request, the most recently admitted request is preempted:
 // its blocks are freed and it goes back to the front of the queue with everything it has so far,
 // to be recomputed later (preemption by recompute). Nothing here throws for an exhausted cache.
+// With the prefix cache on, an admitted request first takes the cached blocks of its longest
+// whole-block prefix (see KvCacheManager), and every block it fills is sealed for later requests.
 // Cost per step: one forward of at most max_batch_tokens tokens, O(n_running) bookkeeping.
 #pragma once
 
@@ -29,6 +31,7 @@ struct EngineOptions {
   DType kv_type = DType::F16;
   int32_t max_batch_tokens = 512;   // tokens per forward (prefill chunk size and decode batch)
   int32_t max_running = 64;         // requests decoding at once
+  bool prefix_cache = true;         // reuse cached KV blocks of identical prompt prefixes
 };
 
 struct EngineStats {
@@ -36,6 +39,9 @@ struct EngineStats {
   int64_t n_prompt_tokens = 0;      // prompt tokens computed (recomputed ones included)
   int64_t n_generated_tokens = 0;
   int64_t n_preemptions = 0;
+  int64_t n_prefix_lookups = 0;     // requests admitted with the prefix cache on
+  int64_t n_prefix_hits = 0;        // ... that reused at least one cached block
+  int64_t n_prefix_hit_tokens = 0;  // prompt positions not computed thanks to the cache
 };
 
 class Engine {
@@ -67,6 +73,7 @@ class Engine {
 
   std::vector<Scheduled> schedule();
   bool reserve_blocks(Request& r, int64_t n_tokens, std::vector<Scheduled>& scheduled);
+  bool admit(Request& r, int64_t budget, std::vector<Scheduled>& scheduled);
   void preempt(Request& r);
   void emit(Request& r, const SampleResult& sample);
   void finish(Request& r, FinishReason reason, const SampleResult* last);

@@ -49,6 +49,7 @@ RequestId Generation::submit(Engine& engine) {
 TokenAction Generation::on_token(const TokenEvent& event) {
   GenerationDelta delta;
   TokenAction action;
+  result_.stats.n_cached_prompt_tokens = event.n_cached_prompt;
   if (event.sample.token >= 0) {
     const auto now = std::chrono::steady_clock::now();
     if (n_sampled_++ == 0) {

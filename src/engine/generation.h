@@ -41,6 +41,7 @@ struct GenerationDelta {
 
 struct GenerationStats {
   int32_t n_prompt_tokens = 0;
+  int32_t n_cached_prompt_tokens = 0;  // of which the prefix cache held the KV
   int32_t n_reasoning_tokens = 0;
   int32_t n_content_tokens = 0;
   double time_to_first_token_ms = 0;

@@ -29,6 +29,7 @@ struct TokenEvent {
   RequestId id = 0;
   SampleResult sample;                // token and, if asked, logprobs
   int32_t n_generated = 0;            // including this token
+  int32_t n_cached_prompt = 0;        // prompt positions whose KV came from the prefix cache
   FinishReason finish = FinishReason::None;  // set on the last event of a request
 };
 
@@ -47,6 +48,8 @@ struct Request {
   int64_t n_prompt = 0;
   int64_t n_computed = 0;       // tokens whose KV is in the cache
   int32_t n_generated = 0;
+  int32_t n_cached_prompt = 0;  // at first admission: prompt positions found in the prefix cache
+  bool admitted = false;
   Sampler sampler;
   StopConditions stop;
   TokenCallback callback;

@@ -88,6 +88,37 @@ TEST_F(EngineTest, PreemptionByRecomputeKeepsOutputs) {
   EXPECT_GT(stats.n_preemptions, 0);
 }
 
+TEST_F(EngineTest, PrefixCacheReusesBlocksAndKeepsOutputs) {
+  EngineOptions o;
+  o.kv_type = DType::F32;
+  o.block_size = 4;
+  std::vector<int32_t> first = prompts_[2];         // 13 tokens: 3 full blocks
+  std::vector<int32_t> second(first.begin(), first.begin() + 12);
+  second.insert(second.end(), {42, 43});
+  o.prefix_cache = false;
+  const auto reference = generate({first, second}, o, 8);
+  o.prefix_cache = true;
+  Engine engine(*model_, o);
+  std::vector<std::vector<int32_t>> out(2);
+  int32_t cached = -1;
+  for (size_t i = 0; i < 2; ++i) {  // one after the other: the second finds the first's blocks
+    StopConditions stop;
+    stop.max_tokens = 8;
+    engine.add(i == 0 ? first : second, greedy(), stop, [&, i](const TokenEvent& e) {
+      if (e.sample.token >= 0) out[i].push_back(e.sample.token);
+      if (i == 1) cached = e.n_cached_prompt;
+      return TokenAction{};
+    });
+    engine.run_until_idle();
+  }
+  EXPECT_EQ(out, reference);
+  EXPECT_EQ(cached, 12);
+  EXPECT_EQ(engine.stats().n_prefix_hits, 1);
+  EXPECT_EQ(engine.stats().n_prefix_hit_tokens, 12);
+  EXPECT_EQ(engine.stats().n_prompt_tokens, 13 + 2);
+  EXPECT_EQ(engine.kv_manager().pool().n_free(), engine.kv_manager().pool().n_blocks());
+}
+
 TEST_F(EngineTest, StopTokensAndLength) {
   EngineOptions o;
   const auto free_run = generate({prompts_[0]}, o, 8)[0];
