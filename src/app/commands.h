@@ -13,6 +13,7 @@ void register_list(CLI::App& app);
 void register_run(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_text_tools(CLI::App& app);
+void register_serve(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_inspect(app);
@@ -22,6 +23,7 @@ inline void register_commands(CLI::App& app) {
   register_run(app);
   register_chat(app);
   register_text_tools(app);
+  register_serve(app);
 }
 
 }  // namespace ponder::app

@@ -77,7 +77,7 @@ void add_generate_flags(CLI::App& cmd, GenerateFlags& f) {
   cmd.add_option("--logit-bias", f.logit_bias, "TOKEN_ID=BIAS added to that token's logit (repeatable; -100 bans it)");
 }
 
-std::unique_ptr<Session> Session::open(const GenerateFlags& f) {
+std::unique_ptr<Session> Session::open(const GenerateFlags& f, EngineOptions eo) {
   auto s = std::make_unique<Session>();
   s->backend = make_backend(f.backend.empty() ? default_backend() : f.backend);
   std::optional<std::string> template_text;
@@ -90,7 +90,6 @@ std::unique_ptr<Session> Session::open(const GenerateFlags& f) {
   }
   s->chat = std::make_unique<ChatModel>(resolve_model(f.model), *s->backend, template_text);
   warm_page_cache(s->chat->model().store());
-  EngineOptions eo;
   eo.context_tokens = f.ctx;
   eo.kv_type = dtype_from_name(f.kv_type);
   PONDER_CHECK(eo.kv_type == DType::F16 || eo.kv_type == DType::F32, "--kv-type must be f16 or f32");

@@ -45,7 +45,8 @@ struct Session {
   std::unique_ptr<Engine> engine;
   GenerationOptions options;
 
-  static std::unique_ptr<Session> open(const GenerateFlags& flags);
+  // `engine_options` gives what the flags do not (batching, parallelism); ctx and kv type come from the flags.
+  static std::unique_ptr<Session> open(const GenerateFlags& flags, EngineOptions engine_options = {});
 };
 
 // Prints a streamed generation to stdout: reasoning in the chosen mode, then the answer.
