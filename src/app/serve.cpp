@@ -4,6 +4,7 @@
 // are cancelled), and exit 0.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -85,7 +86,8 @@ void serve(ServeFlags& f) {
                f.shutdown_grace_s);
     drainer = std::thread([&] {
       loop.drain(std::chrono::seconds(f.shutdown_grace_s));
-      server.stop();
+      // Every answer is complete now; clients get a while to read what is still being written.
+      server.stop(std::chrono::seconds(std::max(f.shutdown_grace_s, 10)));
     });
   });
   loop.drain(std::chrono::milliseconds(0));  // if run() ended early (a second signal), cancel the rest

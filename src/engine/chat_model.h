@@ -29,6 +29,7 @@ struct ChatPrompt {
   std::string text;                  // the rendered template
   std::vector<int32_t> tokens;
   ReasoningParser::Start start = ReasoningParser::Start::kDetect;  // where the output begins
+  bool raw = false;  // a completion prompt (no template): output text is kept exactly, no whitespace trimmed
 };
 
 // The tokenizer of the model in `store`: GGUF metadata, or tokenizer.json in a Hugging Face folder.

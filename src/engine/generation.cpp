@@ -21,6 +21,7 @@ size_t held_stop_prefix(std::string_view text, const std::vector<std::string>& s
 ReasoningParser::Options parser_options(const ChatPrompt& prompt) {
   ReasoningParser::Options o;
   o.start = prompt.start;
+  o.trim = !prompt.raw;
   return o;
 }
 

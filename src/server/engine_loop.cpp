@@ -99,8 +99,8 @@ void EngineLoop::run() {
       job->cancel_sent = true;
     }
     if (engine_.has_work()) step_engine();
+    publish();  // before answers go out, so a client that then reads /metrics sees its request
     finish_jobs();
-    publish();
   }
 }
 

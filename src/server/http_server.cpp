@@ -346,6 +346,7 @@ asio::awaitable<bool> HttpServer::Impl::write_pending(Connection& c, PendingResp
       co_return !ec && keep_alive && !stopping;
     }
     if (!ok || w->gone) break;
+    if (!t.bytes.empty()) continue;  // more may have come while writing: take it before waiting
     wake->expires_at(asio::steady_timer::time_point::max());
     co_await wake->async_wait(kTuple);
   }

@@ -143,6 +143,7 @@ HandlerResult OpenAiApi::completions(const HttpRequest& request) {
     prompt.text = p.is_tokens ? chat_.tokenizer().decode(p.tokens) : p.text;
     prompt.tokens = checked_prompt(p.is_tokens ? p.tokens : chat_.encode(p.text, /*parse_special=*/true));
     prompt.start = ReasoningParser::Start::kInContent;  // raw text: no reasoning split
+    prompt.raw = true;
     info.prompt_tokens.push_back(static_cast<int32_t>(prompt.tokens.size()));
     info.echo.push_back(req.echo ? prompt.text : "");
     prompts.push_back(std::move(prompt));
