@@ -54,12 +54,13 @@ void EngineLoop::cancel(const std::shared_ptr<Job>& job) {
 void EngineLoop::drain(std::chrono::milliseconds grace) {
   draining_ = true;
   std::unique_lock lock(mutex_);
-  if (!idle_.wait_for(lock, grace, [this] { return n_jobs_ == 0; })) {
+  const auto idle = [this] { return n_jobs_ == 0 && n_answering_ == 0; };
+  if (!idle_.wait_for(lock, grace, idle)) {
     // Time is up: cancel every job still in flight; the loop finishes them within a step.
     cancels_.insert(cancels_.end(), inbox_.begin(), inbox_.end());
     cancels_.insert(cancels_.end(), active_.begin(), active_.end());
     wake_.notify_one();
-    idle_.wait(lock, [this] { return n_jobs_ == 0; });
+    idle_.wait(lock, idle);
   }
 }
 
@@ -145,13 +146,17 @@ void EngineLoop::finish_jobs() {
       done.push_back(job);
       return true;
     });
+    // Counted out before the answers go, so a client that then reads /metrics no longer sees its job.
+    n_jobs_ -= static_cast<int64_t>(done.size());
+    n_answering_ = static_cast<int64_t>(done.size());
   }
   for (const auto& job : done) {
     if (job->on_done) job->on_done();
   }
-  if (!done.empty()) {
+  if (done.empty()) return;
+  {
     std::lock_guard lock(mutex_);
-    n_jobs_ -= static_cast<int64_t>(done.size());
+    n_answering_ = 0;
   }
   idle_.notify_all();
 }

@@ -85,6 +85,7 @@ class EngineLoop {
   int64_t inbox_generations_ = 0;
   int64_t engine_waiting_ = 0;         // engine.n_waiting() after the last step
   int64_t n_jobs_ = 0;                 // submitted and not yet done
+  int64_t n_answering_ = 0;            // done, their on_done running
   bool stop_ = false;
   std::atomic<bool> draining_{false};
   EngineSnapshot snapshot_;
