@@ -73,6 +73,8 @@ HandlerResult OpenAiApi::handle(const HttpRequest& request) {
     result.response = error_response(e);
   } catch (const Error& e) {
     result.response = error_response(ApiError(400, e.what()));
+  } catch (const nlohmann::json::exception& e) {  // a JSON value of an unexpected type
+    result.response = error_response(ApiError(400, e.what()));
   } catch (const std::exception& e) {
     result.response = error_response(ApiError(500, e.what(), "", "internal_error", "server_error"));
   }

@@ -14,8 +14,16 @@ using nlohmann::ordered_json;
 constexpr size_t kMaxStops = 16;
 constexpr size_t kMaxStopBytes = 1024;
 constexpr size_t kMaxMessages = 8192;
+constexpr int kMaxDepth = 64;
 
 [[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
+
+// obj[key] if it is a string; `fallback` if absent; "" (never matching) if it is anything else.
+std::string string_field(const json& obj, const char* key, const char* fallback = "") {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return fallback;
+  return it->is_string() ? it->get<std::string>() : std::string();
+}
 
 const char* type_name(const json& v) {
   if (v.is_boolean()) return "a boolean";
@@ -172,7 +180,7 @@ std::string text_content(const json& content, size_t index) {
   if (!content.is_array()) bad(param, fmt::format("'{}' must be a string or an array of text parts", param));
   std::string text;
   for (const json& part : content) {
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+    if (!part.is_object() || string_field(part, "type") != "text" || !part.contains("text") || !part["text"].is_string()) {
       bad(param, fmt::format("'{}' may only hold parts of type text with a string 'text' (this model reads text only)", param));
     }
     text += part["text"].get<std::string>();
@@ -239,7 +247,7 @@ ordered_json parse_tools(const json& body) {
   for (size_t i = 0; i < tools->size(); ++i) {
     const json& t = (*tools)[i];
     const json* fn = t.is_object() && t.contains("function") ? &t["function"] : nullptr;
-    if (!fn || !fn->is_object() || !fn->contains("name") || !(*fn)["name"].is_string() || t.value("type", "function") != "function") {
+    if (!fn || !fn->is_object() || !fn->contains("name") || !(*fn)["name"].is_string() || string_field(t, "type", "function") != "function") {
       bad(fmt::format("tools[{}]", i), fmt::format("'tools[{}]' must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", i));
     }
     names.push_back((*fn)["name"].get<std::string>());
@@ -317,9 +325,15 @@ std::vector<CompletionRequest::Prompt> parse_prompts(const json& body, const Req
 }  // namespace
 
 nlohmann::json parse_body(const std::string& body) {
+  // Copying, printing and rendering JSON recurse, so a hostile body nested a million deep would
+  // overflow the stack later: refuse deep nesting while parsing.
+  const json::parser_callback_t depth_limit = [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxDepth) throw ApiError(400, fmt::format("the request body nests deeper than {} levels", kMaxDepth));
+    return true;
+  };
   try {
-    return json::parse(body);
-  } catch (const json::parse_error& e) {
+    return json::parse(body, depth_limit);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw ApiError(400, fmt::format("the request body is not valid JSON: {}", e.what()));
   }
 }
@@ -334,7 +348,7 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
   r.options.parse_tool_calls = !r.tools.is_null();
   if (const json* kwargs = f.object("chat_template_kwargs")) r.template_kwargs = ordered_json(*kwargs);
   if (const json* format = f.object("response_format")) {
-    if (format->value("type", "") != "text") {
+    if (string_field(*format, "type") != "text") {
       bad("response_format", "only response_format {\"type\": \"text\"} is supported (no constrained decoding)");
     }
   }

@@ -127,6 +127,8 @@ TEST(OpenAiRequest, BadValuesNameTheirField) {
   EXPECT_EQ(chat_error(json::array()).status, 400);
   EXPECT_THROW(parse_body("{\"messages\": [}"), ApiError);
   EXPECT_THROW(parse_body(""), ApiError);
+  EXPECT_THROW(parse_body(std::string(100000, '[') + std::string(100000, ']')), ApiError);
+  EXPECT_NO_THROW(parse_body(std::string(30, '[') + std::string(30, ']')));
 }
 
 TEST(OpenAiRequest, MessagesAreNormalisedForTheTemplate) {
