@@ -4,6 +4,7 @@
 //   Matmul/<dtype>/<n_rows>: GB/s of weights streamed (decode, n_rows = 1) and GOP/s (2 per
 //     multiply-add) for batches; shapes are the 1.5B model's FFN (8960 × 1536 and 1536 × 8960).
 //   Probe/Int8 and Probe/Read: the ceilings `ponder bench` reports, per thread.
+//   Attention/{decode,prefill}/<kv type>/<context>: the 1.5B model's attention over a paged cache.
 // Times are CPU time of the benchmark thread unless the name says real time.
 #include <benchmark/benchmark.h>
 
@@ -77,20 +78,30 @@ void BM_ProbeRead(benchmark::State& state) {
                                               benchmark::Counter::kIsRate);
 }
 
-void BM_Attention(benchmark::State& state) {
+// Attention of the 1.5B model's shape (12 query heads, 2 KV heads, head_dim 128) over a context of
+// state.range(0) positions in a KV cache of type t: decode (the last position's query) or, with
+// prefill, every position's query (one causal prefill). GB/s counts the cache bytes read once.
+void BM_Attention(benchmark::State& state, DType t, bool prefill) {
   const int64_t ctx = state.range(0), heads = 12, kv_heads = 2, hd = 128, bs = 16;
   auto backend = make_cpu_backend({"", 1});
   const int64_t n_blocks = ctx / bs + 1;
-  std::vector<uint16_t> k(static_cast<size_t>(n_blocks * kv_heads * bs * hd), f32_to_f16(0.01f)), v = k;
-  const KvLayerView kv{k.data(), v.data(), DType::F16, bs, kv_heads, hd, n_blocks};
+  const uint64_t row_bytes = dtype_bytes(t, hd);
+  std::vector<uint8_t> k(static_cast<size_t>(n_blocks * kv_heads * bs) * row_bytes), v = k;
+  const KvLayerView kv{k.data(), v.data(), t, bs, kv_heads, hd, n_blocks};
   std::vector<int32_t> table(static_cast<size_t>(n_blocks));
   for (int32_t i = 0; i < n_blocks; ++i) table[static_cast<size_t>(i)] = i;
   const std::vector<std::span<const int32_t>> tables = {table};
-  const std::vector<int32_t> pos = {static_cast<int32_t>(ctx - 1)}, seq = {0};
-  const auto q = random_floats(static_cast<size_t>(heads * hd), 3);
+  std::vector<int32_t> all(static_cast<size_t>(ctx)), all_seq(all.size(), 0);
+  for (int32_t i = 0; i < ctx; ++i) all[static_cast<size_t>(i)] = i;
+  const auto kx = random_floats(static_cast<size_t>(ctx * kv_heads * hd), 6), vx = random_floats(kx.size(), 7);
+  backend->kv_store(kv, {all, all_seq, tables}, kx.data(), vx.data());
+  const std::vector<int32_t> last = {static_cast<int32_t>(ctx - 1)}, last_seq = {0};
+  const AttentionBatch batch = prefill ? AttentionBatch{all, all_seq, tables} : AttentionBatch{last, last_seq, tables};
+  const auto q = random_floats(batch.positions.size() * static_cast<size_t>(heads * hd), 3);
   std::vector<float> out(q.size());
-  for (auto _ : state) backend->attention(kv, {pos, seq, tables}, q.data(), out.data(), heads, 0.088f);
-  state.counters["GB/s"] = benchmark::Counter(2.0 * ctx * kv_heads * hd * 2 * state.iterations() / 1e9,
+  for (auto _ : state) backend->attention(kv, batch, q.data(), out.data(), heads, 0.088f);
+  state.counters["GB/s"] = benchmark::Counter(2.0 * static_cast<double>(ctx * kv_heads) * static_cast<double>(row_bytes) *
+                                                  static_cast<double>(state.iterations()) / 1e9,
                                               benchmark::Counter::kIsRate);
 }
 
@@ -119,7 +130,12 @@ void register_all() {
   }
   benchmark::RegisterBenchmark("Probe/Int8", BM_ProbeInt8);
   benchmark::RegisterBenchmark("Probe/Read", BM_ProbeRead)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("Attention/decode", BM_Attention)->Arg(512)->Arg(2048);
+  for (const auto& [name, t] : {std::pair{"f16", DType::F16}, {"q8_0", DType::Q8_0}, {"f32", DType::F32}}) {
+    benchmark::RegisterBenchmark((std::string("Attention/decode/") + name).c_str(), BM_Attention, t, false)
+        ->Arg(512)->Arg(2048);
+    benchmark::RegisterBenchmark((std::string("Attention/prefill/") + name).c_str(), BM_Attention, t, true)
+        ->Arg(512)->Unit(benchmark::kMillisecond);
+  }
   benchmark::RegisterBenchmark("Elementwise/rms_norm+silu_mul", BM_RmsNormSilu);
 }
 

@@ -1,4 +1,4 @@
-// `ponder inspect MODEL [--ctx N] [--kv-type f16|f32] [--batch N]`: what a model file holds and
+// `ponder inspect MODEL [--ctx N] [--kv-type f16|q8_0|f32] [--batch N]`: what a model file holds and
 // how much memory running it needs.
 #include <fmt/core.h>
 
@@ -33,7 +33,9 @@ void run_inspect(const InspectOptions& o) {
   const TensorStore store = TensorStore::open(resolve_model(o.model));
   const ModelConfig c = config_from_store(store);
   const DType kv_type = dtype_from_name(o.kv_type);
-  PONDER_CHECK(kv_type == DType::F16 || kv_type == DType::F32, "--kv-type must be f16 or f32, got '{}'", o.kv_type);
+  PONDER_CHECK(kv_type == DType::F16 || kv_type == DType::F32 || kv_type == DType::Q8_0,
+               "--kv-type must be f16, q8_0 or f32, got '{}'", o.kv_type);
+  check_kv_dtype(kv_type, c.head_dim);  // before printing anything: q8_0 needs head_dim % 32 == 0
   const int64_t ctx = o.ctx > 0 ? o.ctx : c.max_position_embeddings;
 
   fmt::print("model         {} ({}, {})\n", store.path(), store.format() == StoreFormat::Gguf ? "GGUF" : "safetensors",
@@ -80,7 +82,7 @@ void register_inspect(CLI::App& app) {
   cmd->add_option("model", opts->model, "GGUF file, safetensors file, Hugging Face folder or pulled OWNER/REPO[:QUANT] (default: the default model)");
   cmd->add_option("--ctx", opts->ctx, "context length to size the KV cache for (default: the model's)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  cmd->add_option("--kv-type", opts->kv_type, "KV cache element type: f16 or f32");
+  cmd->add_option("--kv-type", opts->kv_type, "KV cache element type: f16, q8_0 or f32");
   cmd->add_option("--batch", opts->batch, "tokens per forward step, for the scratch estimate")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
   cmd->callback([opts] { run_inspect(*opts); });

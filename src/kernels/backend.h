@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,23 +37,54 @@ struct RopeTable {
   bool interleaved = false;      // true: pairs (2i, 2i+1) as llama.cpp's GGUF llama; false: NeoX (i, i + d/2)
 };
 
-// Paged KV storage of one layer: blocks of `block_size` positions. Element [block][kv_head][slot][d]
-// lives at ((block * n_kv_heads + kv_head) * block_size + slot) * head_dim + d.
+// Paged KV storage of one layer: blocks of `block_size` positions, laid out [block][kv_head][slot]
+// [head_dim]. Each (block, kv_head, slot) row of head_dim values is stored contiguously in `dtype`:
+// F32, F16, or Q8_0 (head_dim / 32 GGUF BlockQ8_0 blocks of 34 bytes, an f16 scale and 32 int8;
+// head_dim must then be a multiple of 32). So the row starts at byte
+// ((block * n_kv_heads + kv_head) * block_size + slot) * row_bytes(), with row_bytes() =
+// dtype_bytes(dtype, head_dim): 4·head_dim, 2·head_dim or head_dim / 32 · 34.
 struct KvLayerView {
   void* k = nullptr;
   void* v = nullptr;
-  DType dtype = DType::F32;  // F32 or F16
+  DType dtype = DType::F32;  // F32, F16 or Q8_0
   int64_t block_size = 0;
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
   int64_t n_blocks = 0;
+
+  // Bytes of one (block, kv_head, slot) row.
+  uint64_t row_bytes() const { return dtype_bytes(dtype, head_dim); }
+  // Byte offset of row (block, kv_head, slot) in k or v.
+  uint64_t row_offset(int64_t block, int64_t kv_head, int64_t slot) const {
+    return static_cast<uint64_t>((block * n_kv_heads + kv_head) * block_size + slot) * row_bytes();
+  }
 };
+
+// Throws ponder::Error unless `dtype` is a KV cache type (F32, F16, Q8_0) that fits head_dim.
+void check_kv_dtype(DType dtype, int64_t head_dim);
 
 // Which sequence and position each token of a batch belongs to, and the sequences' block tables.
 struct AttentionBatch {
   std::span<const int32_t> positions;                    // (n_tokens)
   std::span<const int32_t> seq_index;                    // (n_tokens) index into block_tables
   std::span<const std::span<const int32_t>> block_tables;  // per sequence: block ids by position / block_size
+};
+
+// A budget for backend memory (`--vram-limit`), for backends whose memory is a separate, smaller
+// pool (a GPU's). Allocations stay under limit_bytes (a clear error otherwise); weight matrices go
+// to backend memory only while reserve_bytes (what the KV cache, activations and scratch will need
+// later) stay free under the limit, and otherwise to host memory the device reads directly over
+// the bus (much slower per byte, but the model runs). Backends with one pool ignore it.
+struct MemoryBudget {
+  uint64_t limit_bytes = 0;    // 0: no limit
+  uint64_t reserve_bytes = 0;
+};
+
+// Where a backend's memory went: allocations in backend memory, and weights kept in host memory.
+struct MemoryUse {
+  uint64_t backend_bytes = 0;
+  uint64_t host_weight_bytes = 0;
+  int64_t n_host_matrices = 0;
 };
 
 class Backend;
@@ -96,6 +128,19 @@ class Backend {
   Buffer upload(const std::vector<float>& host);
   // Waits until every op issued so far has finished.
   virtual void synchronize() {}
+  // See MemoryBudget; call before uploading weights. Default: ignored.
+  virtual void set_memory_budget(const MemoryBudget& budget) {}
+  virtual MemoryUse memory_use() const { return {}; }
+
+  // Runs `layers`: the ops of one forward pass's layer loop, issued through this backend. A device
+  // backend may record them once per batch shape and replay the recording (CUDA graphs), so for
+  // the same batch shape and cache `layers` must issue the same ops on the same buffers; what
+  // changes between steps reaches the ops through `batch` (uploaded by the backend before a
+  // replay) or through backend memory written before the call. `kv` is the cache's layer 0.
+  // Default: calls layers().
+  virtual void run_layers(const AttentionBatch& batch, const KvLayerView& kv, const std::function<void()>& layers) {
+    layers();
+  }
 
   // y (n_rows, w.n_out) = x (n_rows, w.n_in) · wᵀ
   virtual void matmul(const MatrixView& w, const float* x, float* y, int64_t n_rows) = 0;

@@ -11,8 +11,7 @@ KvCache::KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size
       n_kv_heads_(config.num_key_value_heads),
       head_dim_(config.head_dim),
       dtype_(dtype) {
-  PONDER_CHECK(dtype == DType::F32 || dtype == DType::F16, "KV cache dtype {} not supported (f32, f16)",
-               dtype_name(dtype));
+  check_kv_dtype(dtype, head_dim_);
   PONDER_CHECK(n_blocks > 0 && block_size > 0 && block_size <= 4096, "KV cache: {} blocks of {} positions", n_blocks,
                block_size);
   layer_bytes_ = bytes_for(config, n_blocks * block_size, dtype) / static_cast<uint64_t>(2 * n_layers_);
@@ -20,8 +19,10 @@ KvCache::KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size
 }
 
 uint64_t KvCache::bytes_for(const ModelConfig& config, int64_t n_positions, DType dtype) {
-  return 2 * static_cast<uint64_t>(config.num_hidden_layers) * static_cast<uint64_t>(n_positions) *
-         dtype_bytes(dtype, config.kv_dim());
+  check_kv_dtype(dtype, config.head_dim);
+  // One position holds n_kv_heads rows of head_dim values (for q8_0, head_dim / 32 blocks each).
+  const uint64_t per_position = static_cast<uint64_t>(config.num_key_value_heads) * dtype_bytes(dtype, config.head_dim);
+  return 2 * static_cast<uint64_t>(config.num_hidden_layers) * static_cast<uint64_t>(n_positions) * per_position;
 }
 
 KvLayerView KvCache::layer(int64_t i) {

@@ -60,6 +60,10 @@ void release_source_pages(const void* p, size_t bytes) {
   madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
+// Matmul work is split into this many runs of weight groups per thread (decode, prefill).
+constexpr int64_t kDecodeRunsPerThread = 8;
+constexpr int64_t kPrefillRunsPerThread = 4;
+
 // Threads pay off above this many elements of element-wise work.
 constexpr int64_t kParallelElements = 1 << 16;
 
@@ -162,7 +166,15 @@ class CpuBackend final : public Backend {
       }
     }
     const int64_t n_groups = (w.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
-    pool_.parallel_for(n_groups, [&](int64_t b, int64_t e, int) { k_.matmul(a, b, e); });
+    // Runs of groups handed out to whichever thread is free: on a shared machine a thread that
+    // loses its core for a while no longer holds the other at the end of every matmul. Decode
+    // streams the weights from memory, so small runs cost nothing; prefill re-reads its
+    // activation slice (kept in L2) once per run, so it takes fewer, larger runs.
+    const int64_t per_thread = n_rows == 1 ? kDecodeRunsPerThread : kPrefillRunsPerThread;
+    const int64_t n_runs = std::min<int64_t>(n_groups, per_thread * pool_.n_threads());
+    pool_.parallel_for_dynamic(n_runs, [&](int64_t i, int) {
+      k_.matmul(a, i * n_groups / n_runs, (i + 1) * n_groups / n_runs);
+    });
   }
 
   void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t dim, float eps) override {
@@ -207,22 +219,29 @@ class CpuBackend final : public Backend {
   }
 
   void kv_store(const KvLayerView& kv, const AttentionBatch& batch, const float* k, const float* v) override {
+    check_kv_dtype(kv.dtype, kv.head_dim);
     check_batch(kv, batch);
     const int64_t row = kv.n_kv_heads * kv.head_dim;
+    const uint64_t row_bytes = kv.row_bytes();
+    auto* kb = static_cast<uint8_t*>(kv.k);
+    auto* vb = static_cast<uint8_t*>(kv.v);
     for (size_t t = 0; t < batch.positions.size(); ++t) {
       const int32_t pos = batch.positions[t];
       const auto table = batch.block_tables[static_cast<size_t>(batch.seq_index[t])];
       const int64_t block = table[static_cast<size_t>(pos / kv.block_size)];
       const int64_t slot = pos % kv.block_size;
       for (int64_t h = 0; h < kv.n_kv_heads; ++h) {
-        const int64_t dst = ((block * kv.n_kv_heads + h) * kv.block_size + slot) * kv.head_dim;
+        const uint64_t dst = static_cast<uint64_t>((block * kv.n_kv_heads + h) * kv.block_size + slot) * row_bytes;
         const int64_t src = static_cast<int64_t>(t) * row + h * kv.head_dim;
         if (kv.dtype == DType::F16) {
-          k_.to_f16(k + src, static_cast<uint16_t*>(kv.k) + dst, kv.head_dim);
-          k_.to_f16(v + src, static_cast<uint16_t*>(kv.v) + dst, kv.head_dim);
+          k_.to_f16(k + src, reinterpret_cast<uint16_t*>(kb + dst), kv.head_dim);
+          k_.to_f16(v + src, reinterpret_cast<uint16_t*>(vb + dst), kv.head_dim);
+        } else if (kv.dtype == DType::Q8_0) {
+          k_.to_q8_0(k + src, kb + dst, kv.head_dim);
+          k_.to_q8_0(v + src, vb + dst, kv.head_dim);
         } else {
-          std::memcpy(static_cast<float*>(kv.k) + dst, k + src, kv.head_dim * sizeof(float));
-          std::memcpy(static_cast<float*>(kv.v) + dst, v + src, kv.head_dim * sizeof(float));
+          std::memcpy(kb + dst, k + src, row_bytes);
+          std::memcpy(vb + dst, v + src, row_bytes);
         }
       }
     }
@@ -230,6 +249,7 @@ class CpuBackend final : public Backend {
 
   void attention(const KvLayerView& kv, const AttentionBatch& batch, const float* q, float* out, int64_t n_heads,
                  float scale) override {
+    check_kv_dtype(kv.dtype, kv.head_dim);
     check_batch(kv, batch);
     PONDER_CHECK(kv.n_kv_heads > 0 && n_heads % kv.n_kv_heads == 0, "{} query heads do not divide into {} KV heads",
                  n_heads, kv.n_kv_heads);
@@ -258,7 +278,7 @@ class CpuBackend final : public Backend {
       cpu::AttentionTask task;
       task.k = kv.k;
       task.v = kv.v;
-      task.kv_f16 = kv.dtype == DType::F16;
+      task.kv_dtype = kv.dtype;
       task.block_size = kv.block_size;
       task.n_kv_heads = kv.n_kv_heads;
       task.head_dim = kv.head_dim;

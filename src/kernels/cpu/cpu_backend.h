@@ -2,8 +2,11 @@
 // where present), chosen at run time (cpu_features.h; PONDER_CPU_ISA forces one). Weights of the
 // common GGUF types are repacked at upload into row-interleaved layouts (repack.h) and multiplied
 // by activations quantized per call to 8-bit (16-bit for Q8_0) blocks; other types fall back to
-// dequantize-and-dot. Work is split over a ThreadPool by output row groups (matmul), rows
-// (norms, element-wise ops) and (token tile, KV head) (attention).
+// dequantize-and-dot. Work is split over a ThreadPool by output row groups (matmul: runs of
+// groups handed out dynamically, so a thread that loses its core on a shared machine does not
+// hold the others at every matmul's end), rows (norms, element-wise ops) and (token tile, KV
+// head) (attention). KV caches may be f32, f16 or q8_0 (kv_store quantizes with the same bytes as
+// quant::quantize_row; attention dequantizes per block, see kernels_attention_impl.h).
 //
 // Memory: a repacked matrix takes the bytes of the original; once repacked, the source pages of
 // a read-only file mapping are dropped from this process (MADV_DONTNEED, they stay in the page

@@ -51,7 +51,7 @@ struct MatmulArgs {
 struct AttentionTask {
   const void* k = nullptr;          // the layer's K cache, [block][kv_head][slot][head_dim]
   const void* v = nullptr;
-  bool kv_f16 = false;
+  DType kv_dtype = DType::F32;      // F32, F16 or Q8_0 (rows of head_dim / 32 BlockQ8_0)
   int64_t block_size = 0, n_kv_heads = 0, head_dim = 0;
   const int32_t* block_table = nullptr;  // the sequence's blocks, already range-checked
   const int32_t* positions = nullptr;    // (n_tokens) of this tile, increasing
@@ -85,6 +85,9 @@ struct KernelTable {
   // Rotates one token's heads in place; cs holds (cos, sin) pairs for each of the head_dim/2 pairs.
   void (*rope)(float* x, int64_t n_heads, int64_t head_dim, const float* cs, bool interleaved);
   void (*to_f16)(const float* x, uint16_t* out, int64_t n);
+  // Quantizes n (a multiple of 32) floats into n / 32 BlockQ8_0 (the KV cache's q8_0 rows), the
+  // same bytes as quant::quantize_row(Q8_0, ...).
+  void (*to_q8_0)(const float* x, uint8_t* out, int64_t n);
   void (*attention)(const AttentionTask& t);
   // Machine ceilings for `ponder bench`: reads `bytes` (a multiple of 256) with wide loads and
   // returns a checksum; runs `iters` rounds of the prefill kernels' int8 instruction mix in

@@ -90,6 +90,7 @@ PONDER_AI vf maxf(vf a, vf b) { return _mm256_max_ps(a, b); }
 PONDER_AI vf minf(vf a, vf b) { return _mm256_min_ps(a, b); }
 PONDER_AI vf absf(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 PONDER_AI vf roundf_v(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+PONDER_AI vf truncf_v(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
 PONDER_AI vf cvtf(vi a) { return _mm256_cvtepi32_ps(a); }
 PONDER_AI vi cvti(vf a) { return _mm256_cvtps_epi32(a); }
 PONDER_AI vf as_f(vi a) { return _mm256_castsi256_ps(a); }

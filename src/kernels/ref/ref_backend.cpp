@@ -16,21 +16,14 @@
 namespace ponder {
 namespace {
 
-float load(const void* base, DType dtype, int64_t index) {
-  if (dtype == DType::F16) return f16_to_f32(static_cast<const uint16_t*>(base)[index]);
-  return static_cast<const float*>(base)[index];
+// One cache row (head_dim values) of K or V: written with the reference quantizer of the cache's
+// dtype (for Q8_0: ggml's quantize_row_q8_0_ref), read back with the reference dequantizer.
+void write_row(const KvLayerView& kv, void* base, uint64_t offset, const float* src) {
+  quant::quantize_row(kv.dtype, src, static_cast<uint8_t*>(base) + offset, kv.head_dim);
 }
 
-void store(void* base, DType dtype, int64_t index, float value) {
-  if (dtype == DType::F16) {
-    static_cast<uint16_t*>(base)[index] = f32_to_f16(value);
-  } else {
-    static_cast<float*>(base)[index] = value;
-  }
-}
-
-int64_t kv_index(const KvLayerView& kv, int64_t block, int64_t head, int64_t slot) {
-  return ((block * kv.n_kv_heads + head) * kv.block_size + slot) * kv.head_dim;
+void read_row(const KvLayerView& kv, const void* base, uint64_t offset, float* dst) {
+  quant::dequantize_row(kv.dtype, static_cast<const uint8_t*>(base) + offset, dst, kv.head_dim);
 }
 
 // The cache block holding `pos` of the sequence with block table `table`.
@@ -121,28 +114,29 @@ class RefBackend final : public Backend {
   }
 
   void kv_store(const KvLayerView& kv, const AttentionBatch& batch, const float* k, const float* v) override {
+    check_kv_dtype(kv.dtype, kv.head_dim);
     const int64_t row = kv.n_kv_heads * kv.head_dim;
     for (size_t t = 0; t < batch.positions.size(); ++t) {
       const int32_t pos = batch.positions[t];
       const int64_t block = block_of(kv, batch.block_tables[static_cast<size_t>(batch.seq_index[t])], pos);
       const int64_t slot = pos % kv.block_size;
       for (int64_t h = 0; h < kv.n_kv_heads; ++h) {
-        const int64_t dst = kv_index(kv, block, h, slot);
+        const uint64_t dst = kv.row_offset(block, h, slot);
         const int64_t src = static_cast<int64_t>(t) * row + h * kv.head_dim;
-        for (int64_t d = 0; d < kv.head_dim; ++d) {
-          store(kv.k, kv.dtype, dst + d, k[src + d]);
-          store(kv.v, kv.dtype, dst + d, v[src + d]);
-        }
+        write_row(kv, kv.k, dst, k + src);
+        write_row(kv, kv.v, dst, v + src);
       }
     }
   }
 
   void attention(const KvLayerView& kv, const AttentionBatch& batch, const float* q, float* out, int64_t n_heads,
                  float scale) override {
+    check_kv_dtype(kv.dtype, kv.head_dim);
     const int64_t group = n_heads / kv.n_kv_heads;
     const int64_t hd = kv.head_dim;
     std::vector<double> scores;
     std::vector<double> acc(static_cast<size_t>(hd));
+    std::vector<float> row(static_cast<size_t>(hd));
     for (size_t t = 0; t < batch.positions.size(); ++t) {
       const int32_t pos = batch.positions[t];
       const auto table = batch.block_tables[static_cast<size_t>(batch.seq_index[t])];
@@ -152,9 +146,9 @@ class RefBackend final : public Backend {
         const float* qh = q + (static_cast<int64_t>(t) * n_heads + h) * hd;
         double max_score = -INFINITY;
         for (int32_t j = 0; j <= pos; ++j) {
-          const int64_t base = kv_index(kv, block_of(kv, table, j), g, j % kv.block_size);
+          read_row(kv, kv.k, kv.row_offset(block_of(kv, table, j), g, j % kv.block_size), row.data());
           double dot = 0.0;
-          for (int64_t d = 0; d < hd; ++d) dot += static_cast<double>(qh[d]) * load(kv.k, kv.dtype, base + d);
+          for (int64_t d = 0; d < hd; ++d) dot += static_cast<double>(qh[d]) * row[static_cast<size_t>(d)];
           scores[static_cast<size_t>(j)] = dot * scale;
           max_score = std::max(max_score, scores[static_cast<size_t>(j)]);
         }
@@ -165,9 +159,9 @@ class RefBackend final : public Backend {
         }
         std::fill(acc.begin(), acc.end(), 0.0);
         for (int32_t j = 0; j <= pos; ++j) {
-          const int64_t base = kv_index(kv, block_of(kv, table, j), g, j % kv.block_size);
+          read_row(kv, kv.v, kv.row_offset(block_of(kv, table, j), g, j % kv.block_size), row.data());
           const double p = scores[static_cast<size_t>(j)] / denom;
-          for (int64_t d = 0; d < hd; ++d) acc[static_cast<size_t>(d)] += p * load(kv.v, kv.dtype, base + d);
+          for (int64_t d = 0; d < hd; ++d) acc[static_cast<size_t>(d)] += p * row[static_cast<size_t>(d)];
         }
         float* oh = out + (static_cast<int64_t>(t) * n_heads + h) * hd;
         for (int64_t d = 0; d < hd; ++d) oh[d] = static_cast<float>(acc[static_cast<size_t>(d)]);

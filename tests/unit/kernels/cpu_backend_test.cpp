@@ -12,7 +12,8 @@
 //    scale than per 32 (measured 2e-5 .. 8e-5).
 //  With fewer than 64 outputs the estimate itself is noisy (one small output dominates), so those
 //  cases get 10× the threshold (measured up to 5.4e-4 for Q4_K with 5 outputs).
-//  - Element-wise ops, RoPE, norms, attention: 1e-10 (float arithmetic in another order).
+//  - Element-wise ops, RoPE, norms, attention: 1e-10 (float arithmetic in another order). This holds
+//    for q8_0 KV caches too: both backends store the same bytes and dequantize to the same floats.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -258,8 +259,7 @@ void check_attention(Backend& cpu, Backend& ref, const KvSetup& s, int64_t n_hea
                      int64_t chunk) {
   SCOPED_TRACE(fmt::format("block {} kv_heads {} heads {} head_dim {} {} lens {} {}", s.block_size, s.n_kv_heads,
                            n_heads, s.head_dim, dtype_name(s.dtype), len0, len1));
-  const int64_t elem = s.dtype == DType::F16 ? 2 : 4;
-  const size_t kv_bytes = static_cast<size_t>(s.n_blocks * s.n_kv_heads * s.block_size * s.head_dim * elem);
+  const size_t kv_bytes = static_cast<size_t>(s.n_blocks * s.n_kv_heads * s.block_size) * dtype_bytes(s.dtype, s.head_dim);
   std::vector<std::vector<uint8_t>> mem(4, std::vector<uint8_t>(kv_bytes));  // cpu k, v; ref k, v
   KvLayerView kc{mem[0].data(), mem[1].data(), s.dtype, s.block_size, s.n_kv_heads, s.head_dim, s.n_blocks};
   KvLayerView kr{mem[2].data(), mem[3].data(), s.dtype, s.block_size, s.n_kv_heads, s.head_dim, s.n_blocks};
@@ -308,6 +308,43 @@ TEST_P(CpuBackendTest, PagedAttention) {
   check_attention(*cpu_, *ref_, s, 12, 300, 5, 300);  // a long prefill: several tiles per sequence
 }
 
+// q8_0 rows: kv_store must write the reference quantizer's bytes exactly (checked inside
+// check_attention), and attention reads the same dequantized values as the reference, so the
+// threshold is the float-order one, 1e-10.
+TEST_P(CpuBackendTest, PagedAttentionQ8_0) {
+  for (int64_t block_size : {1, 3, 16, 32}) {
+    for (auto [heads, kv_heads] : {std::pair{4, 4}, {6, 2}, {7, 1}, {9, 3}}) {
+      for (int64_t head_dim : {32, 96, 128}) {
+        const KvSetup s{block_size, kv_heads, head_dim, 200 / block_size + 4, DType::Q8_0};
+        check_attention(*cpu_, *ref_, s, heads, 37, 21, 20);
+      }
+    }
+  }
+  check_attention(*cpu_, *ref_, {16, 2, 128, 40, DType::Q8_0}, 12, 300, 5, 300);
+  check_attention(*cpu_, *ref_, {16, 4, 64, 40, DType::Q8_0}, 28, 161, 1, 1);  // decode, group of 7
+}
+
+// The SIMD q8_0 quantizer gives ggml's reference bytes, ties and extremes included.
+TEST_P(CpuBackendTest, KvQ8_0QuantizerMatchesReferenceBytes) {
+  std::vector<float> x = random_vector(32 * 40, 21, 3.0f);
+  for (int i = 0; i < 31; ++i) x[i] = static_cast<float>(i - 16) + 0.5f;  // d = 1: x / d on halves (ties)
+  x[31] = 127.0f;
+  for (int i = 32; i < 64; ++i) x[i] = 0.0f;                             // an all-zero block
+  for (int i = 64; i < 96; ++i) x[i] = (i % 2 ? 1e-30f : -1e-30f);        // scales below f16's range
+  x[100] = 60000.0f * 127.0f;                                             // a scale near f16's max
+  const int64_t head_dim = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> got(dtype_bytes(DType::Q8_0, head_dim)), want(got.size());
+  const std::vector<int32_t> table = {0}, pos = {0}, seq = {0};
+  const std::vector<std::span<const int32_t>> tables = {table};
+  std::vector<uint8_t> vc(got.size()), vr(got.size());
+  const KvLayerView kc{got.data(), vc.data(), DType::Q8_0, 1, 1, head_dim, 1};
+  const KvLayerView kr{want.data(), vr.data(), DType::Q8_0, 1, 1, head_dim, 1};
+  cpu_->kv_store(kc, {pos, seq, tables}, x.data(), x.data());
+  ref_->kv_store(kr, {pos, seq, tables}, x.data(), x.data());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(vc, vr);
+}
+
 TEST_P(CpuBackendTest, BadBatchesAreErrors) {
   std::vector<float> k(64), q(64), out(64);
   std::vector<float> cache(4 * 16);
@@ -317,6 +354,13 @@ TEST_P(CpuBackendTest, BadBatchesAreErrors) {
   const std::vector<int32_t> pos = {3}, seq = {0};
   EXPECT_THROW(cpu_->kv_store(kv, {pos, seq, tables}, k.data(), k.data()), Error);
   EXPECT_THROW(cpu_->attention(kv, {pos, seq, tables}, q.data(), out.data(), 1, 1.0f), Error);
+  // q8_0 needs head_dim % 32 == 0; other quantized types are not cache types.
+  const std::vector<int32_t> ok_pos = {1};
+  KvLayerView q8{cache.data(), cache.data(), DType::Q8_0, 2, 1, 16, 2};
+  EXPECT_THROW(cpu_->kv_store(q8, {ok_pos, seq, tables}, k.data(), k.data()), Error);
+  EXPECT_THROW(cpu_->attention(q8, {ok_pos, seq, tables}, q.data(), out.data(), 1, 1.0f), Error);
+  KvLayerView q4{cache.data(), cache.data(), DType::Q4_0, 2, 1, 32, 2};
+  EXPECT_THROW(cpu_->kv_store(q4, {ok_pos, seq, tables}, k.data(), k.data()), Error);
 }
 
 std::vector<Config> configs() {

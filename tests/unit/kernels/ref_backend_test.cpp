@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 
@@ -63,17 +64,20 @@ TEST_P(PagedAttention, MatchesDenseCausalAttention) {
   const auto q = random_vector(static_cast<size_t>(n * p.heads * d), 1);
   auto k = random_vector(static_cast<size_t>(n * p.kv_heads * d), 2);
   auto v = random_vector(static_cast<size_t>(n * p.kv_heads * d), 3);
-  if (p.kv_dtype == DType::F16) {  // the reference sees what the cache stores
-    for (float& x : k) x = f16_to_f32(f32_to_f16(x));
-    for (float& x : v) x = f16_to_f32(f32_to_f16(x));
+  // The dense formula sees what the cache stores: each head_dim row rounded through the cache type.
+  for (auto* x : {&k, &v}) {
+    std::vector<uint8_t> row(dtype_bytes(p.kv_dtype, d));
+    for (size_t r = 0; r < x->size(); r += static_cast<size_t>(d)) {
+      quant::quantize_row(p.kv_dtype, x->data() + r, row.data(), d);
+      quant::dequantize_row(p.kv_dtype, row.data(), x->data() + r, d);
+    }
   }
   // Blocks deliberately out of order, with unused blocks in between.
   const int n_table = (n + p.block_size - 1) / p.block_size;
   std::vector<int32_t> table(static_cast<size_t>(n_table));
   for (int i = 0; i < n_table; ++i) table[i] = 2 * (n_table - 1 - i) + 1;
   const int64_t n_blocks = 2 * n_table + 1;
-  const size_t elem = p.kv_dtype == DType::F16 ? 2 : 4;
-  std::vector<uint8_t> kmem(n_blocks * p.block_size * p.kv_heads * d * elem), vmem(kmem.size());
+  std::vector<uint8_t> kmem(n_blocks * p.block_size * p.kv_heads * dtype_bytes(p.kv_dtype, d)), vmem(kmem.size());
   const KvLayerView kv{kmem.data(), vmem.data(), p.kv_dtype, p.block_size, p.kv_heads, d, n_blocks};
   std::vector<int32_t> positions(n), seq(n, 0);
   std::iota(positions.begin(), positions.end(), 0);
@@ -91,7 +95,42 @@ INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttention,
                                          AttentionCase{17, 4, 2, 16, 4, DType::F32},
                                          AttentionCase{33, 6, 3, 10, 16, DType::F32},
                                          AttentionCase{9, 8, 8, 32, 1, DType::F32},
-                                         AttentionCase{21, 4, 1, 64, 8, DType::F16}));
+                                         AttentionCase{21, 4, 1, 64, 8, DType::F16},
+                                         AttentionCase{19, 6, 2, 32, 3, DType::Q8_0},
+                                         AttentionCase{40, 4, 4, 96, 16, DType::Q8_0}));
+
+// A q8_0 cache row is exactly the reference quantizer's bytes (one BlockQ8_0 per 32 values, rows
+// contiguous at row_offset), and a head_dim that is not a multiple of 32 is a clear error.
+TEST(KvCacheQ8_0, RowsAreReferenceBlocksAtRowOffset) {
+  auto backend = make_ref_backend();
+  const int64_t kv_heads = 2, d = 64, block_size = 3, n_blocks = 4;
+  const KvLayerView probe{nullptr, nullptr, DType::Q8_0, block_size, kv_heads, d, n_blocks};
+  ASSERT_EQ(probe.row_bytes(), 2u * 34u);
+  std::vector<uint8_t> kmem(n_blocks * block_size * kv_heads * probe.row_bytes()), vmem(kmem.size());
+  const KvLayerView kv{kmem.data(), vmem.data(), DType::Q8_0, block_size, kv_heads, d, n_blocks};
+  const auto k = random_vector(static_cast<size_t>(kv_heads * d), 4), v = random_vector(k.size(), 5);
+  const std::vector<int32_t> table = {3, 1}, positions = {4}, seq = {0};  // position 4: block 1, slot 1
+  const std::span<const int32_t> tables[] = {table};
+  backend->kv_store(kv, AttentionBatch{positions, seq, tables}, k.data(), v.data());
+  std::vector<uint8_t> want(probe.row_bytes());
+  for (int64_t h = 0; h < kv_heads; ++h) {
+    const uint64_t off = kv.row_offset(1, h, 1);
+    EXPECT_EQ(off, static_cast<uint64_t>(((1 * kv_heads + h) * block_size + 1) * 68));
+    quant::quantize_row(DType::Q8_0, k.data() + h * d, want.data(), d);
+    EXPECT_EQ(0, std::memcmp(kmem.data() + off, want.data(), want.size())) << "k head " << h;
+    quant::quantize_row(DType::Q8_0, v.data() + h * d, want.data(), d);
+    EXPECT_EQ(0, std::memcmp(vmem.data() + off, want.data(), want.size())) << "v head " << h;
+  }
+  const KvLayerView bad{kmem.data(), vmem.data(), DType::Q8_0, block_size, kv_heads, 48, n_blocks};
+  try {
+    backend->kv_store(bad, AttentionBatch{positions, seq, tables}, k.data(), v.data());
+    ADD_FAILURE() << "head_dim 48 with q8_0 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 32"), std::string::npos) << e.what();
+  }
+  const KvLayerView q4{kmem.data(), vmem.data(), DType::Q4_0, block_size, kv_heads, d, n_blocks};
+  EXPECT_THROW(backend->kv_store(q4, AttentionBatch{positions, seq, tables}, k.data(), v.data()), Error);
+}
 
 TEST(Rope, InterleavedLayoutEqualsNeoxOnPermutedVector) {
   // GGUF llama files permute q/k rows so that pair (i, i + d/2) of the NeoX layout becomes the
