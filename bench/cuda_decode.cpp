@@ -11,13 +11,16 @@
 // and for decode the achieved bandwidth = bytes read per token x tokens/s (weights alone, and
 // weights + KV cache) as a fraction of it.
 //
-// Usage: cuda_decode [--quick] [--decode | --batched]
+// Usage: cuda_decode [--quick] [--decode | --batched] | --load LIMIT[,LIMIT...]
 //   --quick: 4 layers, for a smoke test; --decode / --batched: only those rows of the table
-//   (e.g. to compare PONDER_CUDA_PDL=0 or PONDER_CUDA_MMV_MAX_ROWS=32 runs).
+//   (e.g. to compare PONDER_CUDA_PDL=0, PONDER_CUDA_GRAPHS=0 or PONDER_CUDA_MMV_MAX_ROWS=32 runs);
+//   --load: the model-loading path under --vram-limit budgets (see run_load_one).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,6 +29,9 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/registry.h"
+#include "model/memory_plan.h"
+#include "model/qwen2_model.h"
+#include "model/synthetic.h"
 
 namespace ponder {
 namespace {
@@ -114,28 +120,34 @@ class Bench {
     float* q = q_.floats();
     float* k = k_.floats();
     float* v = v_.floats();
-    for (Layer& l : layers_) {
-      const KvLayerView kv{l.k_cache.data(), l.v_cache.data(), DType::F16, kBlock, s_.n_kv_heads, s_.head_dim, kBlocks};
-      b_.rms_norm(x, l.attn_norm.floats(), h, n, s_.hidden, eps);
-      b_.matmul(l.wq, h, q, n);
-      b_.matmul(l.wk, h, k, n);
-      b_.matmul(l.wv, h, v, n);
-      b_.add_bias(q, l.bq.floats(), n, s_.q_dim());
-      b_.add_bias(k, l.bk.floats(), n, s_.kv_dim());
-      b_.add_bias(v, l.bv.floats(), n, s_.kv_dim());
-      b_.rope(q, ab.positions, s_.n_heads, s_.head_dim, rope_);
-      b_.rope(k, ab.positions, s_.n_kv_heads, s_.head_dim, rope_);
-      b_.kv_store(kv, ab, k, v);
-      b_.attention(kv, ab, q, attn_.floats(), s_.n_heads, scale);
-      b_.matmul(l.wo, attn_.floats(), h, n);
-      b_.add(x, h, n * s_.hidden);
-      b_.rms_norm(x, l.ffn_norm.floats(), h, n, s_.hidden, eps);
-      b_.matmul(l.gate, h, gate_.floats(), n);
-      b_.matmul(l.up, h, up_.floats(), n);
-      b_.silu_mul(gate_.floats(), up_.floats(), gate_.floats(), n * s_.ffn);
-      b_.matmul(l.down, gate_.floats(), h, n);
-      b_.add(x, h, n * s_.hidden);
-    }
+    const auto kv_of = [&](Layer& l) {
+      return KvLayerView{l.k_cache.data(), l.v_cache.data(), DType::F16, kBlock, s_.n_kv_heads, s_.head_dim, kBlocks};
+    };
+    // As in Qwen2Model::forward: the layer loop is one unit a GPU backend records and replays.
+    b_.run_layers(ab, kv_of(layers_[0]), [&] {
+      for (Layer& l : layers_) {
+        const KvLayerView kv = kv_of(l);
+        b_.rms_norm(x, l.attn_norm.floats(), h, n, s_.hidden, eps);
+        b_.matmul(l.wq, h, q, n);
+        b_.matmul(l.wk, h, k, n);
+        b_.matmul(l.wv, h, v, n);
+        b_.add_bias(q, l.bq.floats(), n, s_.q_dim());
+        b_.add_bias(k, l.bk.floats(), n, s_.kv_dim());
+        b_.add_bias(v, l.bv.floats(), n, s_.kv_dim());
+        b_.rope(q, ab.positions, s_.n_heads, s_.head_dim, rope_);
+        b_.rope(k, ab.positions, s_.n_kv_heads, s_.head_dim, rope_);
+        b_.kv_store(kv, ab, k, v);
+        b_.attention(kv, ab, q, attn_.floats(), s_.n_heads, scale);
+        b_.matmul(l.wo, attn_.floats(), h, n);
+        b_.add(x, h, n * s_.hidden);
+        b_.rms_norm(x, l.ffn_norm.floats(), h, n, s_.hidden, eps);
+        b_.matmul(l.gate, h, gate_.floats(), n);
+        b_.matmul(l.up, h, up_.floats(), n);
+        b_.silu_mul(gate_.floats(), up_.floats(), gate_.floats(), n * s_.ffn);
+        b_.matmul(l.down, gate_.floats(), h, n);
+        b_.add(x, h, n * s_.hidden);
+      }
+    });
     const auto n_rows = static_cast<int64_t>(logit_rows.size());
     b_.gather_rows(x, logit_rows, s_.hidden, h);
     b_.rms_norm(h, output_norm_.floats(), h, n_rows, s_.hidden, eps);
@@ -250,11 +262,83 @@ double time_gemm(Backend& b, int64_t n_rows, int64_t n_out, int64_t n_in, int re
   return 2.0 * static_cast<double>(n_rows * n_out * n_in) * reps / seconds_since(t0) / 1e12;
 }
 
+// --load LIMIT,...: the synthetic QwQ-32B Q4_K_M model as a GGUF file through the real loading
+// path (memory plan, Weights::load, Qwen2Model::forward) with a 16k-token f16 KV cache under each
+// device memory limit: prints the plan, what the backend placed where, and decode tokens/s at
+// context 16000 and prefill tokens/s of 512 tokens.
+void run_load_one(const std::string& path, const std::string& limit) {
+  auto backend = make_backend("cuda");
+  TensorStore store = TensorStore::open(path);
+  const ModelConfig c = config_from_store(store);
+  const int64_t ctx = 16384;
+  const MemoryPlan plan = plan_memory(store, c, ctx, DType::F16, 512, parse_memory_size(limit));
+  std::printf("--vram-limit %s: plan: %s\n", limit.c_str(), plan.summary().c_str());
+  backend->set_memory_budget(plan.budget());
+  const auto t0 = std::chrono::steady_clock::now();
+  Qwen2Model model(std::move(store), *backend);
+  KvCache kv(c, ctx / kBlock, kBlock, DType::F16, *backend);
+  const MemoryUse use = backend->memory_use();
+  std::printf("  loaded in %.1f s: %.2f GiB of device memory allocated (limit %.2f GiB), %d matrices (%.2f GiB) in "
+              "host memory\n",
+              seconds_since(t0), static_cast<double>(use.backend_bytes) / (1 << 30),
+              static_cast<double>(plan.limit_bytes) / (1 << 30), static_cast<int>(use.n_host_matrices),
+              static_cast<double>(use.host_weight_bytes) / (1 << 30));
+  std::vector<int32_t> table(static_cast<size_t>(ctx / kBlock));
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
+  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
+  const auto decode_at = [&](int32_t first, int n) {
+    for (int i = 0; i < n; ++i) {
+      Batch b;
+      b.block_tables.push_back(table);
+      const int32_t id = (i * 7919) % 30000;
+      b.add_sequence_tokens(0, std::span<const int32_t>(&id, 1), first + i, true);
+      model.forward(b, kv, logits.data());
+    }
+  };
+  decode_at(16000, 3);
+  const int steps = use.n_host_matrices > 0 ? 5 : 30;
+  auto t1 = std::chrono::steady_clock::now();
+  decode_at(16003, steps);
+  const double tps = steps / seconds_since(t1);
+  const auto finite = [&] { return std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); }); };
+  const bool decode_finite = finite();
+  std::vector<int32_t> prompt(512);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 31) % 30000);
+  Batch pb;
+  pb.block_tables.push_back(table);
+  pb.add_sequence_tokens(0, prompt, 0, true);
+  model.forward(pb, kv, logits.data());
+  t1 = std::chrono::steady_clock::now();
+  model.forward(pb, kv, logits.data());
+  const double prefill_tps = 512.0 / seconds_since(t1);
+  // (Random weights can overflow f16 activations on the tensor-core path; decode stays in f32.)
+  std::printf("  decode at context 16000: %.1f tokens/s (logits %s); prefill 512: %.0f tokens/s (logits %s)\n", tps,
+              decode_finite ? "finite" : "NOT FINITE", prefill_tps, finite() ? "finite" : "NOT FINITE");
+}
+
+int run_load(const std::string& limits) {
+  const std::string dir = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
+  const std::string path = dir + "/ponder_cuda_decode_qwq32b_q4km.gguf";
+  const auto t0 = std::chrono::steady_clock::now();
+  write_synthetic("qwq-32b", "q4_k_m", path);
+  std::printf("synthetic qwq-32b q4_k_m written to %s in %.1f s\n", path.c_str(), seconds_since(t0));
+  size_t at = 0;
+  while (at <= limits.size()) {
+    const size_t comma = std::min(limits.find(',', at), limits.size());
+    run_load_one(path, limits.substr(at, comma - at));
+    at = comma + 1;
+  }
+  std::filesystem::remove(path);
+  return 0;
+}
+
 struct Options {
   bool quick = false, decode = true, prefill = true, batched = true, kernels = true;
+  std::string load;  // --load LIMITS
 };
 
 int run(const Options& opt) {
+  if (!opt.load.empty()) return run_load(opt.load);
   const bool quick = opt.quick;
   auto backend = make_backend("cuda");
   Backend& b = *backend;
@@ -338,12 +422,14 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--quick") {
       opt.quick = true;
+    } else if (a == "--load" && i + 1 < argc) {
+      opt.load = argv[++i];
     } else if (a == "--decode" || a == "--batched") {
       opt.decode = a == "--decode";
       opt.batched = a == "--batched";
       opt.prefill = opt.kernels = false;
     } else {
-      std::fprintf(stderr, "usage: cuda_decode [--quick] [--decode | --batched]\n");
+      std::fprintf(stderr, "usage: cuda_decode [--quick] [--decode | --batched] | --load LIMIT[,LIMIT...]\n");
       return 2;
     }
   }

@@ -5,7 +5,7 @@
 # Dependencies that a bare GPU machine lacks (fmt, nlohmann_json, CLI11, GTest) are found through
 # CMAKE_PREFIX_PATH, e.g. a copy of the Debian packages' files under .deps/usr, and find-module
 # stubs in .deps/cmake.
-#   usage: bench/cuda_run.sh [build|test|bench]...   (default: all three)
+#   usage: bench/cuda_run.sh [build|test|bench|load]...   (default: build test bench)
 set -u -o pipefail
 OUT=${OUT:-$PWD/cuda_run_out}
 mkdir -p "$OUT"
@@ -56,11 +56,19 @@ for step in $steps; do
       timeout 240 "$BUILD/cuda_decode" > "$OUT/bench.log" 2>&1
       echo "cuda_decode exit $?"
       tail -25 "$OUT/bench.log"
-      # Variants: without programmatic dependent launch; small batches on the matvec kernels.
-      PONDER_CUDA_PDL=0 timeout 100 "$BUILD/cuda_decode" --decode > "$OUT/bench_nopdl.log" 2>&1
-      echo "PONDER_CUDA_PDL=0:"; grep "^decode" "$OUT/bench_nopdl.log"
-      PONDER_CUDA_MMV_MAX_ROWS=32 timeout 100 "$BUILD/cuda_decode" --batched > "$OUT/bench_mmv32.log" 2>&1
-      echo "PONDER_CUDA_MMV_MAX_ROWS=32:"; grep "^batched" "$OUT/bench_mmv32.log"
+      # Variants (decode rows only): no CUDA graphs, no programmatic dependent launch, matvec tuning
+      # (rows per warp, units in flight; see set_matvec_tuning).
+      for v in PONDER_CUDA_GRAPHS=0 PONDER_CUDA_PDL=0 \
+               ${EXTRA_VARIANTS:-}; do
+        env "$v" timeout 60 "$BUILD/cuda_decode" --decode > "$OUT/bench_variant.log" 2>&1
+        echo "$v:"; grep "^decode" "$OUT/bench_variant.log"
+      done
+      ;;
+    load)
+      # The real loading path under device memory budgets: QwQ-32B shape Q4_K_M, 16k context.
+      df -h /dev/shm | tail -1
+      timeout 300 "$BUILD/cuda_decode" --load "${LIMITS:-24G,21G}" > "$OUT/load.log" 2>&1
+      echo "cuda_decode --load exit $?"; cat "$OUT/load.log"
       ;;
   esac
 done

@@ -27,6 +27,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/registry.h"
+#include "model/memory_plan.h"
 #include "model/qwen2_model.h"
 #include "model/synthetic.h"
 
@@ -45,6 +46,8 @@ struct BenchOptions {
   int ttft = 0;
   int reps = 3;
   int ubatch = 512;
+  int64_t ctx = 0;          // KV cache capacity (at least what the runs need)
+  std::string vram_limit;   // e.g. "24G": device memory budget (model/memory_plan.h)
   bool json = false;
 };
 
@@ -183,12 +186,18 @@ void run_bench(const BenchOptions& o) {
   const auto t_load = Clock::now();
   TensorStore store = o.synthetic.empty() ? TensorStore::open(o.model) : open_synthetic(o.synthetic, o.quant);
   const std::string model_name = o.synthetic.empty() ? o.model : fmt::format("synthetic {} {}", o.synthetic, o.quant);
+  const int64_t n_positions = std::max<int64_t>({o.n_prompt + o.n_gen, o.ttft, o.ctx}) + 16;
+  if (!o.vram_limit.empty()) {
+    const MemoryPlan plan = plan_memory(store, config_from_store(store), n_positions, DType::F16, o.ubatch,
+                                        parse_memory_size(o.vram_limit));
+    fmt::print(stderr, "memory plan: {}\n", plan.summary());
+    backend->set_memory_budget(plan.budget());
+  }
   auto model = std::make_unique<Qwen2Model>(std::move(store), *backend);
   const double load_s = seconds_since(t_load);
   const ModelConfig& c = model->config();
   const ModelCounts counts = count_model(model->store(), c);
 
-  const int64_t n_positions = std::max<int64_t>(o.n_prompt + o.n_gen, o.ttft) + 16;
   const int32_t block_size = 16;
   const auto n_blocks = static_cast<int32_t>((n_positions + block_size - 1) / block_size);
   KvCache kv(c, n_blocks, block_size, DType::F16, *backend);
@@ -280,6 +289,11 @@ void run_bench(const BenchOptions& o) {
   if (o.ttft > 0) fmt::print("ttft       {:>4} tokens  {:8.0f} ms\n", o.ttft, ttft_ms);
   fmt::print("memory     peak RSS {:.0f} MiB, now {:.0f} MiB (file {:.0f} MiB + KV cache + scratch)\n", peak_rss,
              rss_now_mib(), counts.file_bytes / 1048576.0);
+  if (const MemoryUse use = backend->memory_use(); use.backend_bytes > 0) {
+    fmt::print("device     {:.2f} GiB allocated; {} matrices ({:.2f} GiB) in host memory\n",
+               static_cast<double>(use.backend_bytes) / (1 << 30), use.n_host_matrices,
+               static_cast<double>(use.host_weight_bytes) / (1 << 30));
+  }
 }
 
 }  // namespace
@@ -305,6 +319,9 @@ void register_bench(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--reps", o->reps, "repetitions (median and range reported)")->check(CLI::Range(1, 1000));
   cmd->add_option("--ubatch", o->ubatch, "prefill chunk size")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--ctx", o->ctx, "KV cache capacity in tokens (default: what the runs need)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("--vram-limit", o->vram_limit, "device memory budget, e.g. 24G (weights beyond it stay in host memory)");
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o] { run_bench(*o); });
 }

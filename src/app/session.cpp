@@ -13,6 +13,8 @@
 #include "core/error.h"
 #include "io/model_cache.h"
 #include "kernels/registry.h"
+#include "model/memory_plan.h"
+#include "model/weights.h"
 
 namespace ponder::app {
 namespace {
@@ -39,6 +41,16 @@ void warm_page_cache(const TensorStore& store) {
   bar.finish();
 }
 
+// Plans weights and KV cache under --vram-limit (before the weights load) and tells the backend.
+void apply_vram_limit(const std::string& path, const GenerateFlags& f, Backend& backend) {
+  const TensorStore store = TensorStore::open(path);
+  const ModelConfig config = config_from_store(store);
+  const MemoryPlan plan = plan_memory(store, config, f.ctx, dtype_from_name(f.kv_type), EngineOptions{}.max_batch_tokens,
+                                      parse_memory_size(f.vram_limit));
+  fmt::print(stderr, "memory plan: {}\n", plan.summary());
+  backend.set_memory_budget(plan.budget());
+}
+
 std::string default_backend() {
   const auto names = backend_names();
   for (const char* preferred : {"cuda", "cpu"}) {
@@ -59,7 +71,9 @@ ThinkMode parse_think_mode(const std::string& s) {
 void add_generate_flags(CLI::App& cmd, GenerateFlags& f) {
   cmd.add_option("--backend", f.backend, "compute backend (default: the fastest available)");
   cmd.add_option("--ctx", f.ctx, "context size in tokens (KV cache)")->check(CLI::Range(int64_t{64}, int64_t{1} << 22));
-  cmd.add_option("--kv-type", f.kv_type, "KV cache element type: f16 or f32");
+  cmd.add_option("--kv-type", f.kv_type, "KV cache element type: f16, q8_0 (53% of f16's memory) or f32");
+  cmd.add_option("--vram-limit", f.vram_limit,
+                 "device memory budget, e.g. 24G: KV cache first, then weights; the rest stay in host memory");
   cmd.add_option("--template", f.template_file, "chat template file to use instead of the model's");
   cmd.add_option("--system", f.system, "system prompt");
   cmd.add_option("--temperature", f.temperature, "sampling temperature (0: greedy)");
@@ -88,11 +102,14 @@ std::unique_ptr<Session> Session::open(const GenerateFlags& f, EngineOptions eo)
     buf << in.rdbuf();
     template_text = buf.str();
   }
-  s->chat = std::make_unique<ChatModel>(resolve_model(f.model), *s->backend, template_text);
+  const std::string path = resolve_model(f.model);
+  if (!f.vram_limit.empty()) apply_vram_limit(path, f, *s->backend);
+  s->chat = std::make_unique<ChatModel>(path, *s->backend, template_text);
   warm_page_cache(s->chat->model().store());
   eo.context_tokens = f.ctx;
   eo.kv_type = dtype_from_name(f.kv_type);
-  PONDER_CHECK(eo.kv_type == DType::F16 || eo.kv_type == DType::F32, "--kv-type must be f16 or f32");
+  PONDER_CHECK(eo.kv_type == DType::F16 || eo.kv_type == DType::F32 || eo.kv_type == DType::Q8_0,
+               "--kv-type must be f16, q8_0 or f32, not '{}'", f.kv_type);
   s->engine = std::make_unique<Engine>(s->chat->model(), eo);
 
   GenerationOptions& o = s->options;

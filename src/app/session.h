@@ -24,6 +24,7 @@ struct GenerateFlags {
   std::string backend;             // empty: the fastest available
   int64_t ctx = 8192;
   std::string kv_type = "f16";
+  std::string vram_limit;          // empty: no limit; else e.g. "24G" (see model/memory_plan.h)
   std::string template_file;
   std::string system;
   std::optional<float> temperature, top_p, min_p, presence_penalty, frequency_penalty, repetition_penalty;

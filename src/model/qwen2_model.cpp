@@ -68,11 +68,14 @@ void Qwen2Model::forward(const Batch& batch, KvCache& kv, float* logits) {
   const AttentionBatch ab{batch.positions, batch.seq_index, tables};
 
   embed(batch);
-  for (size_t i = 0; i < weights_.layers.size(); ++i) {
-    const LayerWeights& w = weights_.layers[i];
-    attention_block(w, kv.layer(static_cast<int64_t>(i)), ab, n);
-    ffn_block(w, n);
-  }
+  // The layer loop as one unit, which a GPU backend records once per batch shape and replays.
+  backend_.run_layers(ab, kv.layer(0), [&] {
+    for (size_t i = 0; i < weights_.layers.size(); ++i) {
+      const LayerWeights& w = weights_.layers[i];
+      attention_block(w, kv.layer(static_cast<int64_t>(i)), ab, n);
+      ffn_block(w, n);
+    }
+  });
   output_logits(batch, logits);
 }
 

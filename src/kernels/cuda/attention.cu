@@ -12,7 +12,9 @@
 //    sequence, kv head, split); the CTA stages 32-position K and V tiles in shared memory once and
 //    each warp serves one token of the tile, so K/V traffic is divided by the tile size.
 // When there are too few CTAs to fill the GPU (decode at long context), the context is split into
-// n_splits pieces whose (max, sum, acc) partials a second kernel merges (flash-decoding).
+// n_splits pieces whose (max, sum, acc) partials a second kernel merges (flash-decoding). In
+// decode the pieces' length can come from each token's position on the device (split_len 0), so
+// one launch (and one CUDA graph) serves every context length; pieces past the end exit at once.
 // Cost: reads each K/V row once per CTA; f32 FMAs 2 * head_dim per (query head, position).
 #include <cmath>
 
@@ -186,8 +188,19 @@ __global__ void __launch_bounds__(128) attn_decode_kernel(AttnArgs a) {
   const int h0 = g * a.group + a.head_base;
   const int pos = a.b.positions[t];
   const int32_t* table = a.b.table_ids + a.b.table_offsets[a.b.seq_index[t]];
-  const int start = split * a.split_len;
-  const int end = min(pos + 1, start + a.split_len);
+  // split_len 0: pieces sized from this token's own context (a CUDA graph replays the launch at
+  // every length), n_splits of them at most, whole 128-position steps each.
+  const int split_len = a.split_len > 0 ? a.split_len : ((pos + a.n_splits) / a.n_splits + 127) / 128 * 128;
+  const int start = split * split_len;
+  const int end = min(pos + 1, start + split_len);
+  if (start >= end) {  // an empty piece (never piece 0): mark it for the combine kernel
+    if (threadIdx.x < ng) {
+      const int64_t pi = (static_cast<int64_t>(t) * a.n_heads + h0 + threadIdx.x) * a.n_splits + split;
+      a.part_ml[2 * pi] = -INFINITY;
+      a.part_ml[2 * pi + 1] = 0.0f;
+    }
+    return;
+  }
   const float* qg = a.q + (static_cast<int64_t>(t) * a.n_heads + h0) * HD;
   for (int i = threadIdx.x; i < ng * HD; i += blockDim.x) q_s[i] = qg[i] * a.scale_log2;
   __syncthreads();
@@ -369,20 +382,33 @@ __global__ void __launch_bounds__(128) attn_prefill_kernel(AttnArgs a) {
 }
 
 // out (t, h) = merge of the splits' partials. Grid (n_tokens * n_heads); threads over head_dim.
+// The pieces' weights exp2(m_s - max) are computed once into shared memory by all threads in
+// parallel (decode plans pieces for the whole cache, most of them empty at short context, and a
+// loop over them per thread would wait on each load in turn).
 __global__ void attn_combine_kernel(const float* __restrict__ part_acc, const float* __restrict__ part_ml,
                                     float* __restrict__ out, int head_dim, int n_splits, Q8Act q8, bool emit) {
+  extern __shared__ float w_s[];  // (n_splits) weight of each piece; 0 for empty ones
+  __shared__ float red[32];
   pdl_trigger();
   pdl_wait();
   const int64_t th = blockIdx.x;
   const float* ml = part_ml + th * n_splits * 2;
   float mx = -INFINITY;
-  for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, ml[2 * s]);
+  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) mx = fmaxf(mx, ml[2 * s]);
+  mx = block_sum_max(mx, red, true);
+  float sum = 0.0f;
+  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) {
+    const float m = ml[2 * s];
+    const float f = m == -INFINITY ? 0.0f : exp2f(m - mx);  // an empty piece: its acc was never written
+    w_s[s] = f;
+    sum += f > 0.0f ? ml[2 * s + 1] * f : 0.0f;
+  }
+  sum = block_sum_max(sum, red, false);  // (synchronizes, so w_s is complete)
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float sum = 0.0f, o = 0.0f;
+    float o = 0.0f;
     for (int s = 0; s < n_splits; ++s) {
-      const float f = exp2f(ml[2 * s] - mx);
-      sum += ml[2 * s + 1] * f;
-      o += part_acc[(th * n_splits + s) * head_dim + d] * f;
+      const float f = w_s[s];
+      if (f > 0.0f) o += part_acc[(th * n_splits + s) * head_dim + d] * f;
     }
     out[th * head_dim + d] = o / sum;
     if (emit) q8_emit(q8, th * head_dim + d, o / sum);  // blockDim == head_dim, a multiple of 32, when set
@@ -466,7 +492,8 @@ cudaError_t attention(const KvDev& kv, const BatchDev& b, const float* q, float*
   if (plan.n_splits > 1) {
     const int threads = kv.head_dim < 32 ? 32 : kv.head_dim > 256 ? 256 : kv.head_dim;
     return launch(attn_combine_kernel, dim3(static_cast<unsigned>(static_cast<int64_t>(b.n_tokens) * n_heads)),
-                  dim3(static_cast<unsigned>(threads)), 0, s, plan.part_acc, plan.part_ml, out, kv.head_dim,
+                  dim3(static_cast<unsigned>(threads)), static_cast<size_t>(plan.n_splits) * sizeof(float), s,
+                  plan.part_acc, plan.part_ml, out, kv.head_dim,
                   plan.n_splits, plan.q_out, plan.emit && kv.head_dim % 32 == 0 && kv.head_dim <= 256);
   }
   return cudaSuccess;

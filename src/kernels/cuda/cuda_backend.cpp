@@ -1,9 +1,10 @@
 // CudaBackend: the Backend interface on one NVIDIA GPU (host side; kernels in *.cu).
 //
 // Owns: a stream on which every op is enqueued in order (so ops need no synchronisation between
-// them), a cuBLAS handle, the weight matrices uploaded through it, and scratch buffers (quantized
-// or half-precision activations, dequantized weight chunks, attention partials, batch metadata).
-// Only copy_to_host and synchronize wait for the GPU.
+// them), a cuBLAS handle, the weight matrices uploaded through it, scratch buffers (quantized
+// or half-precision activations, dequantized weight chunks, attention partials, batch metadata),
+// and the recorded decode steps (CUDA graphs, cuda_graph.h). Only copy_to_host and synchronize
+// wait for the GPU.
 //
 // Invariants:
 //  - Every CUDA call is checked; failure throws ponder::Error naming the call and the CUDA error.
@@ -14,12 +15,21 @@
 //    directly when it is small (decode), which the next matmul then finds.
 //  - Batch metadata (positions, block tables) is copied to the device only when its content
 //    changes, so the 2 * n_layers attention ops of one forward pass upload it once.
-//  - Fusion by deferral: a decode matvec, an add, and rope(q) are not launched at once but when
-//    the next call arrives; if that call is add_bias on the matvec's output, rms_norm of the added
-//    buffer, or rope(k) followed by kv_store, the pair (or triple) runs as one kernel. Every other
-//    entry point flushes first, so results and stream order are those of the calls one by one.
+//  - Fusion by deferral: decode matvecs, an add, and rope(q) are not launched at once but when
+//    the next call arrives; matvecs of the same input wait together (up to 4) and take their
+//    add_bias along, and run as one launch per weight dtype (q + k, then v for Q4_K_M; gate + up);
+//    add + rms_norm and rope(q) + rope(k) + kv_store run as one kernel. Every other entry point
+//    flushes first, so results and stream order are those of the calls one by one.
+//  - run_layers: a decode step of up to 8 tokens is recorded as a CUDA graph the second time its
+//    shape is seen and replayed after, its metadata uploaded first into the same device buffers;
+//    freeing or moving device memory (DeviceMemory's epoch, BatchCache's) drops the recordings.
+//  - Memory budget (set_memory_budget): allocations are counted against the limit; a weight matrix
+//    goes to pinned host memory the kernels read over the bus when the device copy would eat into
+//    the reserve kept for the KV cache and activations (model/memory_plan.h plans the same).
 // Costs: matmul with n_rows <= mmv_max_rows_ (default 8) reads the weights once per 8 rows;
 // larger matmuls dequantize the weights to f16 in chunks (one extra pass over them) and run cuBLAS.
+// Measured (QwQ-32B shape, Q4_K_M, H100): graphs save 0-4% of a decode step; the step is bound by
+// the kernels' memory access (see matvec.cu), not by launches.
 #ifdef PONDER_HAVE_CUDA
 
 #include "kernels/cuda/cuda_backend.h"
@@ -30,11 +40,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/cuda/cuda_batch.h"
+#include "kernels/cuda/cuda_graph.h"
+#include "kernels/cuda/cuda_memory.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "quant/quant.h"
 
@@ -58,34 +71,6 @@ int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
-
-// A device buffer that grows on demand. Growing waits for the stream, since queued kernels may
-// still use the old allocation.
-class Scratch {
- public:
-  void* ensure(size_t bytes, cudaStream_t stream) {
-    if (bytes <= bytes_) return p_;
-    if (p_ != nullptr) {
-      PONDER_CUDA_CHECK(cudaStreamSynchronize(stream));
-      PONDER_CUDA_CHECK(cudaFree(p_));
-      p_ = nullptr;
-      bytes_ = 0;
-    }
-    const size_t want = std::max(bytes, bytes_ + bytes_ / 2);
-    PONDER_CUDA_CHECK(cudaMalloc(&p_, want));
-    bytes_ = want;
-    return p_;
-  }
-  void release() {
-    if (p_ != nullptr) cudaFree(p_);
-    p_ = nullptr;
-    bytes_ = 0;
-  }
-
- private:
-  void* p_ = nullptr;
-  size_t bytes_ = 0;
-};
 
 // The source of a cached activation copy.
 struct ActKey {
@@ -114,12 +99,18 @@ class CudaBackend final : public Backend {
     PONDER_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
     mmv_max_rows_ = std::clamp(env_int("PONDER_CUDA_MMV_MAX_ROWS", 8), 0, 1 << 20);
     cuda::set_pdl(prop_.major >= 9 && env_int("PONDER_CUDA_PDL", 1) != 0);
+    cuda::set_matvec_tuning(env_int("PONDER_CUDA_MV_NR", 0), env_int("PONDER_CUDA_MV_DEPTH", 0));
+    graphs_on_ = env_int("PONDER_CUDA_GRAPHS", 1) != 0;
+    pdl_ = prop_.major >= 9 && env_int("PONDER_CUDA_PDL", 1) != 0;
+    graph_pdl_ = pdl_ && env_int("PONDER_CUDA_GRAPH_PDL", 0) != 0;
   }
 
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
+    graphs_.clear();
     for (void* p : owned_) cudaFree(p);
-    for (Scratch* s : {&q8_, &half_, &wdeq_, &part_}) s->release();
+    for (void* p : owned_host_) cudaFreeHost(p);
+    for (cuda::Scratch* s : {&q8_, &half_, &wdeq_, &part_}) s->release(mem_);
     batch_.release();
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
@@ -128,15 +119,7 @@ class CudaBackend final : public Backend {
   std::string_view name() const override { return "cuda"; }
 
   void* alloc(size_t bytes) override {
-    void* p = nullptr;
-    const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 256));
-    if (e != cudaSuccess) {
-      cudaGetLastError();
-      size_t free_bytes = 0, total_bytes = 0;
-      cudaMemGetInfo(&free_bytes, &total_bytes);
-      fail("CUDA: cannot allocate {} bytes of device memory ({}; {} of {} bytes free)", bytes, cudaGetErrorString(e),
-           free_bytes, total_bytes);
-    }
+    void* p = mem_.malloc(bytes, "a buffer");
     flush();
     PONDER_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream_));
     return p;
@@ -148,7 +131,7 @@ class CudaBackend final : public Backend {
     half_key_ = {};
     // Queued kernels may still use p.
     PONDER_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    PONDER_CUDA_CHECK(cudaFree(p));
+    mem_.free(p);
   }
 
   void copy_to_backend(void* dst, const void* src_host, size_t bytes) override {
@@ -172,6 +155,12 @@ class CudaBackend final : public Backend {
   }
 
   MatrixView upload_matrix(const MatrixView& host) override;
+  void set_memory_budget(const MemoryBudget& budget) override {
+    mem_.set_limit(budget.limit_bytes);
+    reserve_bytes_ = budget.reserve_bytes;
+  }
+  MemoryUse memory_use() const override { return MemoryUse{mem_.used(), host_weight_bytes_, n_host_matrices_}; }
+  void run_layers(const AttentionBatch& batch, const KvLayerView& kv, const std::function<void()>& layers) override;
   MatrixView random_matrix(DType dtype, int64_t n_out, int64_t n_in, uint64_t seed);
   void fill_random(void* p, DType dtype, int64_t n, float scale, uint64_t seed) {
     PONDER_CHECK(dtype == DType::F32 || dtype == DType::F16, "cuda_fill_random: dtype {} is not f32 or f16",
@@ -254,11 +243,13 @@ class CudaBackend final : public Backend {
   void add_bias(float* x, const float* bias, int64_t n_rows, int64_t dim) override {
     if (n_rows <= 0 || dim <= 0) return;
     wrote(x, static_cast<size_t>(n_rows * dim) * 4);
-    // The matvec that just produced x adds the bias in its epilogue.
-    if (mv_.active && mv_.y == x && mv_.rows == n_rows && mv_.w.n_out == dim && mv_.bias == nullptr) {
-      mv_.bias = bias;
-      flush();
-      return;
+    // A waiting matvec that produces x adds the bias in its epilogue.
+    for (int i = 0; i < n_mv_; ++i) {
+      PendingMatvec& m = mv_[i];
+      if (m.y == x && m.rows == n_rows && m.w.n_out == dim && m.bias == nullptr) {
+        m.bias = bias;
+        return;
+      }
     }
     flush();
     PONDER_CUDA_CHECK(cuda::add_bias(x, bias, n_rows, dim, stream_));
@@ -307,7 +298,7 @@ class CudaBackend final : public Backend {
   // nullptr when that is not worth it (large outputs go to the cuBLAS path, which needs f16).
   const cuda::Q8Act* emit_target(int64_t n, int64_t dim) {
     if (n > kEmitMaxElems || dim % 32 != 0 || n % 32 != 0) return nullptr;
-    emit_view_ = cuda::q8act_view(q8_.ensure(cuda::q8act_bytes(n), stream_), n);
+    emit_view_ = cuda::q8act_view(q8_.ensure(cuda::q8act_bytes(n), stream_, mem_), n);
     q8_key_ = {};
     return &emit_view_;
   }
@@ -315,15 +306,15 @@ class CudaBackend final : public Backend {
   cuda::Q8Act quantized(const float* x, int64_t n) {
     if (!q8_key_.matches(x, n)) {
       q8_key_ = {};
-      const cuda::Q8Act q = cuda::q8act_view(q8_.ensure(cuda::q8act_bytes(n), stream_), n);
+      const cuda::Q8Act q = cuda::q8act_view(q8_.ensure(cuda::q8act_bytes(n), stream_, mem_), n);
       PONDER_CUDA_CHECK(cuda::quantize_act(x, q, n, stream_));
       q8_key_ = {x, n};
     }
-    return cuda::q8act_view(q8_.ensure(0, stream_), n);
+    return cuda::q8act_view(q8_.ensure(0, stream_, mem_), n);
   }
 
   const void* halved(const float* x, int64_t n, bool bf16) {
-    void* dst = half_.ensure(static_cast<size_t>(n) * 2, stream_);
+    void* dst = half_.ensure(static_cast<size_t>(n) * 2, stream_, mem_);
     if (!half_key_.matches(x, n, bf16 ? 1 : 0)) {
       PONDER_CUDA_CHECK(cuda::convert_f32(x, dst, n, bf16, stream_));
       half_key_ = {x, n, bf16 ? 1 : 0};
@@ -353,13 +344,14 @@ class CudaBackend final : public Backend {
     return d;
   }
 
-  void* device_matrix(DType dtype, int64_t n_out, int64_t n_in, uint64_t* row_bytes);
+  void* device_matrix(DType dtype, int64_t n_out, int64_t n_in, uint64_t* row_bytes, bool on_host = false);
 
-  // Deferred launches: the last matvec, add or rope(s) wait here until the next call shows whether
-  // it fuses with them (matvec + add_bias, add + rms_norm, rope(q) + rope(k) + kv_store). Every
-  // other entry point flushes first, so the stream order is the call order.
+  // Deferred launches: the last matvecs, add or rope(s) wait here until the next call shows whether
+  // it fuses with them (matvecs of the same input + their add_bias, add + rms_norm, rope(q) +
+  // rope(k) + kv_store). Every other entry point flushes first, so the stream order is the call
+  // order. Waiting matvecs all read the same x and write distinct outputs, so they are independent
+  // and those of one dtype run as one launch.
   struct PendingMatvec {
-    bool active = false;
     MatrixView w;
     const float* x = nullptr;
     float* y = nullptr;
@@ -379,21 +371,45 @@ class CudaBackend final : public Backend {
     int64_t n_tokens = 0;
   };
 
-  void launch_matvec(const PendingMatvec& m) {
-    const bool quant = m.w.dtype != DType::F32 && m.w.dtype != DType::F16 && m.w.dtype != DType::BF16;
-    if (quant) {
-      PONDER_CUDA_CHECK(cuda::matvec_q(m.w.dtype, m.w.data, m.w.n_out, m.w.n_in, m.xq, m.bias, m.y, m.rows, n_sm_,
-                                       stream_));
-    } else {
-      PONDER_CUDA_CHECK(cuda::matvec_f(m.w.dtype, m.w.data, m.w.n_out, m.w.n_in, m.x, m.bias, m.y, m.rows, n_sm_,
-                                       stream_));
+  static bool is_quant(DType t) { return t != DType::F32 && t != DType::F16 && t != DType::BF16; }
+
+  // Launches matvecs ms[0..n): float ones one by one, quantized ones one launch per dtype.
+  void launch_matvecs(const PendingMatvec* ms, int n) {
+    bool done[cuda::kMaxSegments] = {};
+    for (int i = 0; i < n; ++i) {
+      if (done[i]) continue;
+      const PendingMatvec& m = ms[i];
+      if (!is_quant(m.w.dtype)) {
+        PONDER_CUDA_CHECK(cuda::matvec_f(m.w.dtype, m.w.data, m.w.n_out, m.w.n_in, m.x, m.bias, m.y, m.rows, n_sm_,
+                                         stream_));
+        continue;
+      }
+      cuda::MatvecSeg segs[cuda::kMaxSegments];
+      int n_segs = 0;
+      for (int j = i; j < n; ++j) {
+        if (done[j] || ms[j].w.dtype != m.w.dtype) continue;
+        segs[n_segs++] = cuda::MatvecSeg{ms[j].w.data, ms[j].w.n_out, ms[j].bias, ms[j].y};
+        done[j] = true;
+      }
+      PONDER_CUDA_CHECK(cuda::matvec_q(m.w.dtype, segs, n_segs, m.w.n_in, m.xq, m.rows, n_sm_, stream_));
     }
   }
 
+  // True if a matvec of x (n_rows) into y can wait with the matvecs already waiting.
+  bool joins_pending(const MatrixView& w, const float* x, const float* y, int64_t n_rows) const {
+    if (n_mv_ == 0 || n_mv_ >= cuda::kMaxSegments || n_rows > 8) return false;
+    const PendingMatvec& m = mv_[0];
+    const auto* yb = reinterpret_cast<const char*>(y);
+    const auto* xb = reinterpret_cast<const char*>(x);
+    const bool y_overlaps_x = yb < xb + n_rows * w.n_in * 4 && xb < yb + n_rows * w.n_out * 4;
+    return m.x == x && m.rows == n_rows && m.w.n_in == w.n_in && !y_overlaps_x;
+  }
+
   void flush() {
-    if (mv_.active) {
-      mv_.active = false;
-      launch_matvec(mv_);
+    if (n_mv_ > 0) {
+      const int n = n_mv_;
+      n_mv_ = 0;
+      launch_matvecs(mv_, n);
     }
     if (add_.active) {
       add_.active = false;
@@ -405,7 +421,8 @@ class CudaBackend final : public Backend {
     }
   }
 
-  PendingMatvec mv_;
+  PendingMatvec mv_[cuda::kMaxSegments];
+  int n_mv_ = 0;
   PendingAdd add_;
   PendingRope rope_;
   cudaDeviceProp prop_{};
@@ -413,22 +430,43 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   int mmv_max_rows_ = 8;
-  std::vector<void*> owned_;
-  Scratch q8_, half_, wdeq_, part_;
+  bool graphs_on_ = true;
+  bool pdl_ = false, graph_pdl_ = false;
+  cuda::DeviceMemory mem_;
+  uint64_t reserve_bytes_ = 0;
+  uint64_t host_weight_bytes_ = 0;
+  int64_t n_host_matrices_ = 0;
+  cuda::StepGraphs graphs_;
+  std::vector<void*> owned_, owned_host_;
+  cuda::Scratch q8_, half_, wdeq_, part_;
   ActKey q8_key_, half_key_;
   cuda::Q8Act emit_view_;
   cuda::BatchCache batch_;
 };
 
 // Checks a matrix's shape against what the kernels need and allocates its device copy.
-void* CudaBackend::device_matrix(DType dtype, int64_t n_out, int64_t n_in, uint64_t* row_bytes) {
+// Checks a matrix's shape against what the kernels need and allocates its copy: in device
+// memory, or (on_host) in pinned host memory mapped into the device's address space, which the
+// kernels read over the bus when the memory budget has no room left for the matrix.
+void* CudaBackend::device_matrix(DType dtype, int64_t n_out, int64_t n_in, uint64_t* row_bytes, bool on_host) {
   PONDER_CHECK(n_out > 0 && n_in > 0, "CUDA matrix: bad shape ({}, {})", n_out, n_in);
   const int64_t align = dtype == DType::F32 ? 4 : dtype == DType::F16 || dtype == DType::BF16 ? 8 : 32;
   PONDER_CHECK(n_in % align == 0, "CUDA matrix: {} rows of {} elements; the {} kernels need a multiple of {}",
                dtype_name(dtype), n_in, dtype_name(dtype), align);
   *row_bytes = dtype_bytes(dtype, n_in);
-  void* d = alloc(*row_bytes * static_cast<uint64_t>(n_out));
-  owned_.push_back(d);
+  const uint64_t bytes = *row_bytes * static_cast<uint64_t>(n_out);
+  if (!on_host) {
+    void* d = alloc(bytes);
+    owned_.push_back(d);
+    return d;
+  }
+  void* h = nullptr;
+  PONDER_CUDA_CHECK(cudaHostAlloc(&h, bytes, cudaHostAllocMapped));
+  owned_host_.push_back(h);
+  void* d = nullptr;
+  PONDER_CUDA_CHECK(cudaHostGetDevicePointer(&d, h, 0));
+  host_weight_bytes_ += bytes;
+  ++n_host_matrices_;
   return d;
 }
 
@@ -452,15 +490,19 @@ MatrixView CudaBackend::upload_matrix(const MatrixView& host) {
     synchronize();
     return MatrixView{d, DType::F16, host.n_out, host.n_in, row_bytes};
   }
+  // The budget keeps reserve_bytes_ free for the KV cache and activations; matrices beyond it stay
+  // in host memory (see device_matrix).
+  const uint64_t bytes = host.row_bytes * static_cast<uint64_t>(host.n_out);
+  const bool on_host = mem_.limit() != 0 && mem_.used() + bytes + reserve_bytes_ > mem_.limit();
   uint64_t row_bytes = 0;
-  void* d = device_matrix(host.dtype, host.n_out, host.n_in, &row_bytes);
+  void* d = device_matrix(host.dtype, host.n_out, host.n_in, &row_bytes, on_host);
   const auto* src = static_cast<const uint8_t*>(host.data);
   if (!cuda::repacked(host.dtype)) {
-    PONDER_CUDA_CHECK(cudaMemcpyAsync(d, src, row_bytes * host.n_out, cudaMemcpyHostToDevice, stream_));
+    PONDER_CUDA_CHECK(cudaMemcpyAsync(d, src, row_bytes * host.n_out, cudaMemcpyDefault, stream_));
   } else {
     // Stage GGUF rows in chunks, then repack them into the plane layout.
     const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>((64u << 20) / row_bytes));
-    void* stage = wdeq_.ensure(static_cast<size_t>(std::min(chunk, host.n_out)) * row_bytes, stream_);
+    void* stage = wdeq_.ensure(static_cast<size_t>(std::min(chunk, host.n_out)) * row_bytes, stream_, mem_);
     for (int64_t r0 = 0; r0 < host.n_out; r0 += chunk) {
       const int64_t n = std::min(chunk, host.n_out - r0);
       PONDER_CUDA_CHECK(cudaMemcpyAsync(stage, src + r0 * row_bytes, n * row_bytes, cudaMemcpyHostToDevice, stream_));
@@ -483,7 +525,7 @@ MatrixView CudaBackend::random_matrix(DType dtype, int64_t n_out, int64_t n_in, 
   } else {
     const int64_t per_row = n_in / dtype_info(dtype).block_elems;
     const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>((64u << 20) / row_bytes));
-    void* stage = wdeq_.ensure(static_cast<size_t>(std::min(chunk, n_out)) * row_bytes, stream_);
+    void* stage = wdeq_.ensure(static_cast<size_t>(std::min(chunk, n_out)) * row_bytes, stream_, mem_);
     for (int64_t r0 = 0; r0 < n_out; r0 += chunk) {
       const int64_t n = std::min(chunk, n_out - r0);
       PONDER_CUDA_CHECK(cuda::random_blocks(dtype, stage, n * per_row, seed + static_cast<uint64_t>(r0), stream_));
@@ -496,21 +538,22 @@ MatrixView CudaBackend::random_matrix(DType dtype, int64_t n_out, int64_t n_in, 
 
 void CudaBackend::matmul(const MatrixView& w, const float* x, float* y, int64_t n_rows) {
   if (n_rows <= 0 || w.n_out <= 0) return;
-  flush();
+  const bool small = w.dtype == DType::F32 || n_rows <= mmv_max_rows_;
+  if (!small || !joins_pending(w, x, y, n_rows)) flush();
   const int64_t n_in = w.n_in, n_out = w.n_out;
   const bool quant = w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16;
   PONDER_CHECK(cuda::matvec_supported(w.dtype), "CUDA matmul: dtype {} has no kernel (was the matrix uploaded?)",
                dtype_name(w.dtype));
-  if (w.dtype == DType::F32 || n_rows <= mmv_max_rows_) {
+  if (small) {
     // Weights read once per 8 rows. A single launch is deferred (a bias may follow).
     const cuda::Q8Act xq = quant ? quantized(x, n_rows * n_in) : cuda::Q8Act{};
     for (int64_t r0 = 0; r0 < n_rows; r0 += 8) {
-      const PendingMatvec m{true, w, x + r0 * n_in, y + r0 * n_out, static_cast<int>(std::min<int64_t>(8, n_rows - r0)),
+      const PendingMatvec m{w, x + r0 * n_in, y + r0 * n_out, static_cast<int>(std::min<int64_t>(8, n_rows - r0)),
                             quant ? cuda::q8act_offset(xq, r0 * n_in) : cuda::Q8Act{}, nullptr};
       if (n_rows <= 8) {
-        mv_ = m;
+        mv_[n_mv_++] = m;
       } else {
-        launch_matvec(m);
+        launch_matvecs(&m, 1);
       }
     }
   } else {
@@ -523,7 +566,7 @@ void CudaBackend::matmul(const MatrixView& w, const float* x, float* y, int64_t 
       // Chunks of whole 256-row tiles keep every cuBLAS operand 16-byte aligned (a misaligned
       // output pointer sends cuBLAS to slow kernels).
       const int64_t chunk = std::max<int64_t>(256, static_cast<int64_t>(kDequantChunkBytes / (2 * n_in)) / 256 * 256);
-      void* wh = wdeq_.ensure(static_cast<size_t>(std::min(chunk, n_out) * n_in) * 2, stream_);
+      void* wh = wdeq_.ensure(static_cast<size_t>(std::min(chunk, n_out) * n_in) * 2, stream_, mem_);
       for (int64_t o0 = 0; o0 < n_out; o0 += chunk) {
         const int64_t oc = std::min(chunk, n_out - o0);
         PONDER_CUDA_CHECK(cuda::dequant_rows_f16(w.dtype, w.data, n_out, n_in, o0, oc, wh, stream_));
@@ -546,23 +589,29 @@ void CudaBackend::attention(const KvLayerView& kv, const AttentionBatch& batch, 
   const cuda::BatchInfo& info = batch_.attention(kv, batch, stream_);
   // Split the context when the CTAs would not fill the GPU three times over; pieces of at least 128
   // positions, multiples of what one CTA step covers (4 warps x 32 in decode, 32 in prefill).
+  // Decode plans for the whole cache and lets each token size its pieces from its own position
+  // (split_len 0), so the launch is the same at every context length (CUDA graphs replay it).
   const int64_t group = n_heads / kv.n_kv_heads;
   const int64_t head_groups = (group + 7) / 8;
   const int64_t ctas = (info.decode ? info.dev.n_tokens : info.dev.n_tiles) * kv.n_kv_heads * head_groups;
   const int64_t step = info.decode ? 128 : 32;
   const int64_t target = 3 * static_cast<int64_t>(n_sm_);
+  const int64_t plan_len = info.decode ? std::max(info.max_len, kv.n_blocks * kv.block_size) : info.max_len;
   int64_t n_splits = 1;
-  if (ctas < target) n_splits = std::min((target + ctas - 1) / ctas, (info.max_len + 127) / 128);
+  if (ctas < target) n_splits = std::min((target + ctas - 1) / ctas, (plan_len + 127) / 128);
   n_splits = std::max<int64_t>(n_splits, 1);
-  const int64_t split_len = ((info.max_len + n_splits - 1) / n_splits + step - 1) / step * step;
-  n_splits = (info.max_len + split_len - 1) / split_len;
+  int64_t split_len = 0;
+  if (!info.decode) {
+    split_len = ((plan_len + n_splits - 1) / n_splits + step - 1) / step * step;
+    n_splits = (plan_len + split_len - 1) / split_len;
+  }
   cuda::AttnPlan plan;
   plan.decode = info.decode;
   plan.n_splits = static_cast<int>(n_splits);
   plan.split_len = static_cast<int>(split_len);
   if (n_splits > 1) {
     const int64_t n_part = static_cast<int64_t>(batch.positions.size()) * n_heads * n_splits;
-    auto* p = static_cast<float*>(part_.ensure(static_cast<size_t>(n_part * (kv.head_dim + 2)) * 4, stream_));
+    auto* p = static_cast<float*>(part_.ensure(static_cast<size_t>(n_part * (kv.head_dim + 2)) * 4, stream_, mem_));
     plan.part_acc = p;
     plan.part_ml = p + n_part * kv.head_dim;
   }
@@ -576,6 +625,43 @@ void CudaBackend::attention(const KvLayerView& kv, const AttentionBatch& batch, 
   }
   PONDER_CUDA_CHECK(cuda::attention(kd, info.dev, q, out, static_cast<int>(n_heads), scale, plan, stream_));
   if (q8 != nullptr) q8_key_ = {out, n_out};
+}
+
+// Decode steps of up to 8 tokens (the matvec path: no cuBLAS inside) run as a recorded graph (see
+// cuda_graph.h); prefill and larger batches run op by op.
+void CudaBackend::run_layers(const AttentionBatch& batch, const KvLayerView& kv, const std::function<void()>& layers) {
+  flush();
+  const auto n = static_cast<int64_t>(batch.positions.size());
+  const auto eager = [&] {
+    layers();
+    flush();
+  };
+  if (!graphs_on_ || n == 0 || n > std::min<int64_t>(8, mmv_max_rows_)) return eager();
+  // This step's metadata, uploaded where the ops (and so a replayed graph) read it; the ops
+  // inside then find the same content there and upload nothing.
+  batch_.positions(batch.positions, stream_);
+  if (!batch_.attention(kv, batch, stream_).decode) return eager();
+  const auto forget = [&] {
+    n_mv_ = 0;
+    add_ = PendingAdd{};
+    rope_ = PendingRope{};
+    q8_key_ = {};
+    half_key_ = {};
+  };
+  // The activation caches must not outlive the step: a replay does not call the ops that set them.
+  forget();
+  const cuda::StepKey key{n, static_cast<int64_t>(batch.block_tables.size()), kv.k};
+  // Recorded steps launch without programmatic dependent launch: on an H100 the graph's own
+  // scheduling makes the step faster without it (75 against 78 tokens/s, QwQ-32B shape).
+  cuda::set_pdl(graph_pdl_);
+  try {
+    graphs_.run(key, mem_.epoch() + batch_.epoch(), stream_, eager, forget);
+  } catch (...) {
+    cuda::set_pdl(pdl_);
+    throw;
+  }
+  cuda::set_pdl(pdl_);
+  forget();
 }
 
 double CudaBackend::copy_bandwidth_gbs(size_t bytes) {

@@ -23,6 +23,7 @@ void check(cudaError_t e, const char* call) {
 void BatchCache::release() {
   for (Slot* s : {&positions_, &rows_, &rope_, &meta_}) {
     if (s->dev != nullptr) cudaFree(s->dev);
+    ++epoch_;
     s->dev = nullptr;
     s->dev_bytes = 0;
     s->host.clear();
@@ -41,6 +42,7 @@ const int32_t* BatchCache::sync(Slot& slot, std::vector<int32_t>& want, cudaStre
       slot.dev = nullptr;
     }
     slot.dev_bytes = std::max<size_t>(std::max(bytes, slot.dev_bytes * 2), 256);
+    ++epoch_;
     check(cudaMalloc(&slot.dev, slot.dev_bytes), "cudaMalloc (batch metadata)");
   }
   slot.host.swap(want);

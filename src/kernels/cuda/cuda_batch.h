@@ -43,6 +43,8 @@ class BatchCache {
   // True if the device copy made by the last positions() / inv_freq() holds exactly this content.
   bool holds_positions(std::span<const int32_t> positions) const;
   bool holds_inv_freq(const std::vector<float>& inv_freq) const;
+  // Counts reallocations of the device copies (recorded CUDA graphs hold their addresses).
+  uint64_t epoch() const { return epoch_; }
 
  private:
   struct Slot {
@@ -58,6 +60,7 @@ class BatchCache {
   std::vector<int32_t> scratch_;
   BatchInfo info_;
   int64_t kv_block_size_ = 0, kv_n_blocks_ = 0;
+  uint64_t epoch_ = 0;
 };
 
 }  // namespace ponder::cuda

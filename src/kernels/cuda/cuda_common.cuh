@@ -70,6 +70,18 @@ __device__ __forceinline__ float block_sum(float v, float* smem32) {
   return warp_sum(v);
 }
 
+// Sum (or, with max, maximum) over a block of blockDim.x threads (a multiple of 32, at most 1024);
+// every thread gets it. Synchronizes the block.
+__device__ __forceinline__ float block_sum_max(float v, float* smem32, bool max) {
+  v = max ? warp_max(v) : warp_sum(v);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, n_warps = blockDim.x >> 5;
+  __syncthreads();  // smem32 may still be read by an earlier call
+  if (lane == 0) smem32[warp] = v;
+  __syncthreads();
+  v = lane < n_warps ? smem32[lane] : (max ? -INFINITY : 0.0f);
+  return max ? warp_max(v) : warp_sum(v);
+}
+
 // Weight loads: read once, so they bypass L1 (which keeps the activations every warp re-reads).
 __device__ __forceinline__ uint4 ld_stream(const void* p) {
   uint4 r;

@@ -52,10 +52,22 @@ cudaError_t fill_random(void* dst, bool f16, int64_t n, float scale, uint64_t se
 
 // x (n) -> q
 cudaError_t quantize_act(const float* x, Q8Act q, int64_t n, cudaStream_t s);
-// y (n_rows, n_out) = x (n_rows, n_in) · wᵀ (+ bias (n_out) on every row, if not null) for
-// quantized w with xq = quantize_act(x). n_rows <= 8.
-cudaError_t matvec_q(DType t, const void* w, int64_t n_out, int64_t n_in, const Q8Act& xq, const float* bias, float* y,
-                     int n_rows, int n_sm, cudaStream_t s);
+// Quantized matvec tuning, for measuring: weight rows per warp in one-row launches (0: by matrix
+// size, 1 or 2; else 1, 2 or 4) and units in flight per lane (0: by shape; else 1, 2 or 3).
+void set_matvec_tuning(int rows_per_warp, int depth);
+// One matrix of a matvec launch: y (n_rows, n_out) = x · wᵀ (+ bias (n_out) on every row, if
+// not null). Up to kMaxSegments matrices of the same dtype and n_in, applied to the same x, run
+// as one launch (the q, k, v projections; gate and up).
+constexpr int kMaxSegments = 4;
+struct MatvecSeg {
+  const void* w = nullptr;
+  int64_t n_out = 0;
+  const float* bias = nullptr;
+  float* y = nullptr;
+};
+// The segments for quantized w with xq = quantize_act(x). n_rows <= 8.
+cudaError_t matvec_q(DType t, const MatvecSeg* segs, int n_segs, int64_t n_in, const Q8Act& xq, int n_rows, int n_sm,
+                     cudaStream_t s);
 // The same for F32, F16, BF16 weights with f32 x. n_rows <= 8.
 cudaError_t matvec_f(DType t, const void* w, int64_t n_out, int64_t n_in, const float* x, const float* bias, float* y,
                      int n_rows, int n_sm, cudaStream_t s);
@@ -119,7 +131,7 @@ cudaError_t rope(const RopeArgs& r, int64_t n_tokens, const KvDev* store_kv, con
 struct AttnPlan {
   bool decode = false;  // one token per CTA, warps split the context; else query tiles share K/V
   int n_splits = 1;     // context split into pieces of split_len positions, merged afterwards
-  int split_len = 0;
+  int split_len = 0;    // decode: 0 sizes each token's pieces from its own position (graph-safe)
   float* part_acc = nullptr;  // (n_tokens, n_heads, n_splits, head_dim) when n_splits > 1
   float* part_ml = nullptr;   // (n_tokens, n_heads, n_splits, 2)
   bool emit = false;          // also write the output quantized into q_out (decode, head_dim % 32 == 0)

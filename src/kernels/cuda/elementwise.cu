@@ -54,9 +54,13 @@ __global__ void add_rms_norm_kernel(float* x, const float* r, const float* __res
   }
 }
 
-// One block per token; thread i owns pair i of every head of a and b, computing its cos and sin
-// once. With `store`, b's rotated rows and v's rows go to the token's cache slot as well.
+// One block per token. The first head_dim / 2 threads compute the pairs' cos and sin once (in
+// double, as the reference) into shared memory; then every thread takes (head, pair) items of a
+// and b, so the loads of all heads are in flight at once (a thread walking the heads one after
+// the other waited for each: ~30 us per layer for a 32B model's 48 heads). With `store`, b's
+// rotated rows and v's rows go to the token's cache slot as well.
 __global__ void rope_kernel(RopeArgs ra, KvDev kv, BatchDev bd, const float* __restrict__ v, bool store) {
+  extern __shared__ float cs[];  // (2, head_dim / 2): cos, then sin
   pdl_trigger();
   pdl_wait();
   const int64_t t = blockIdx.x;
@@ -79,24 +83,31 @@ __global__ void rope_kernel(RopeArgs ra, KvDev kv, BatchDev bd, const float* __r
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     double sd, cd;
     sincos(static_cast<double>(pos) * static_cast<double>(ra.inv_freq[i]), &sd, &cd);
-    const float c = static_cast<float>(cd) * ra.factor, s = static_cast<float>(sd) * ra.factor;
+    cs[i] = static_cast<float>(cd) * ra.factor;
+    cs[half + i] = static_cast<float>(sd) * ra.factor;
+  }
+  __syncthreads();
+  const int n_items = (ra.heads_a + ra.heads_b) * half;
+  for (int idx = threadIdx.x; idx < n_items; idx += blockDim.x) {
+    const int h = idx / half, i = idx % half;
+    const float c = cs[i], s = cs[half + i];
     const int a = ra.interleaved ? 2 * i : i;
     const int b = ra.interleaved ? 2 * i + 1 : i + half;
-    for (int h = 0; h < ra.heads_a; ++h) {
+    if (h < ra.heads_a) {
       float* p = ra.a + (t * ra.heads_a + h) * hd;
       const float x0 = p[a], x1 = p[b];
       p[a] = x0 * c - x1 * s;
       p[b] = x0 * s + x1 * c;
-    }
-    for (int h = 0; h < ra.heads_b; ++h) {
-      float* p = ra.b + (t * ra.heads_b + h) * hd;
+    } else {
+      const int hb = h - ra.heads_a;
+      float* p = ra.b + (t * ra.heads_b + hb) * hd;
       const float x0 = p[a], x1 = p[b];
       const float y0 = x0 * c - x1 * s, y1 = x0 * s + x1 * c;
       p[a] = y0;
       p[b] = y1;
       if (store) {
-        cache_at(kv.k, h, a, y0);
-        cache_at(kv.k, h, b, y1);
+        cache_at(kv.k, hb, a, y0);
+        cache_at(kv.k, hb, b, y1);
       }
     }
   }
@@ -190,9 +201,12 @@ cudaError_t add_rms_norm(float* x, const float* r, const float* w, float* y, int
 
 cudaError_t rope(const RopeArgs& r, int64_t n_tokens, const KvDev* store_kv, const BatchDev* store_batch,
                  const float* store_v, cudaStream_t s) {
-  const int threads = std::clamp((r.head_dim / 2 + 31) / 32 * 32, 32, 256);
+  // Enough threads for every (head, pair) item of a decode token in one or two rounds.
+  const int64_t items = static_cast<int64_t>(r.heads_a + r.heads_b) * (r.head_dim / 2);
+  const int threads = static_cast<int>(std::clamp<int64_t>((items + 31) / 32 * 32, 32, 1024));
   const bool store = store_kv != nullptr;
-  return launch(rope_kernel, dim3(static_cast<unsigned>(n_tokens)), dim3(threads), 0, s, r,
+  const size_t smem = static_cast<size_t>(r.head_dim) * sizeof(float);
+  return launch(rope_kernel, dim3(static_cast<unsigned>(n_tokens)), dim3(threads), smem, s, r,
                 store ? *store_kv : KvDev{}, store ? *store_batch : BatchDev{}, store_v, store);
 }
 

@@ -2,17 +2,26 @@
 // byte is read once per call with aligned 16-byte streaming loads and decoded in registers.
 //
 // Layout of the work: blocks of 4 warps, each warp owning NR consecutive output rows; its lanes
-// stride over the rows' 32-weight units (quant_units.cuh) with the next two iterations' loads in
-// flight while they compute. The activation rows (R of them) are read through
-// L1 once per unit and reused for the warp's NR weight rows. Each output is a
-// warp-shuffle sum of the lanes' partial sums, in an order that does not depend on n_rows, so a
-// token's result is the same whichever batch it is in.
+// stride over the rows' 32-weight units (quant_units.cuh) with the next one or two iterations'
+// loads in flight while they compute. The activation rows (R of them) are read through L1 once
+// per unit and reused for the warp's NR weight rows. Each output is a warp-shuffle sum of the
+// lanes' partial sums, in an order that does not depend on n_rows, so a token's result is the
+// same whichever batch it is in. One launch may cover up to kMaxSegments matrices of one dtype
+// that read the same activations (q, k, v; gate and up): the warps are numbered across them.
 //
 // Quantized weights use dp4a on activations quantized to two int8 planes (Q8Act): per 16-weight
-// half, sum(w x) = dx * (dp4a(w, hi) + dp4a(w, lo) / 254) and the block minimum / offset term uses
-// the f32 sum of the same 16 represented activations, so the two cancel exactly. Cost per
-// weight: about one integer op; the activation error (~1.5e-5 of the block maximum) is far below any weight format's.
+// half, sum(w x) = dx / 254 * (254 * dp4a(w, hi) + dp4a(w, lo)) and the block minimum / offset
+// term uses the f32 sum of the same 16 represented activations, so the two cancel exactly. The
+// activation error (~1.5e-5 of the block maximum) is far below any weight format's.
 // F32 / F16 / BF16 weights use f32 FMAs on f32 activations.
+//
+// Where the time goes (QwQ-32B shape, Q4_K_M, H100; see bench/cuda_decode.cpp): gate/up run at
+// ~67% of the copy roofline, down_proj at ~82%. With the arithmetic stripped out (loads only)
+// gate/up reached 75% and the decode step only 7% more tokens/s; with one activation plane
+// instead of two, 2% more. So the loads' pattern and latency (one 16-byte unit per lane per row,
+// short rows of 5120) and the small latency-bound launches (q, k, v, o) bound these kernels, not
+// dp4a arithmetic; more units in flight and persistent grids both measured slower. Next:
+// streaming weights through shared memory (TMA / cp.async) with several rows per block.
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
@@ -22,6 +31,8 @@ namespace ponder::cuda {
 namespace {
 
 bool g_pdl = false;
+int g_rows_per_warp = 0;  // see set_matvec_tuning
+int g_depth = 0;
 
 constexpr int kWarps = 4;
 
@@ -34,26 +45,71 @@ __global__ void quantize_act_kernel(const float* __restrict__ x, Q8Act q, int64_
   }
 }
 
-// Rows of NR form a group, one group per warp. Each lane keeps the units of the next DEPTH
-// iterations in flight while it computes the current one. Two cover HBM latency best for short
-// rows (few iterations per warp); long rows do better with one, whose lower register count lets
-// more warps reside. (Splitting a row's units over the 4 warps of a block, for small matrices,
-// measured no faster on an H100 and would make results depend on n_rows.)
+// The rows of segment i of a launch; group_end is the running total of NR-row groups.
+struct SegDev {
+  const uint8_t* w;
+  const float* bias;
+  float* y;
+  int64_t n_out;
+  int64_t group_end;
+};
+struct SegsDev {
+  SegDev s[kMaxSegments];
+  int n;
+};
+
+// Where group g (over all segments) lives: its segment, first row, and what the loads need.
+struct GroupRef {
+  int seg = 0;
+  int64_t row0 = 0;
+  const uint8_t* w = nullptr;
+  int64_t n_out = 0;
+  int64_t n_total = 0;  // blocks in the segment's matrix (plane layouts)
+};
+__device__ __forceinline__ GroupRef locate(const SegsDev& segs, int64_t g, int nr, int64_t nb) {
+  int i = 0;
+  while (i + 1 < segs.n && g >= segs.s[i].group_end) ++i;
+  const int64_t n_out = segs.s[i].n_out;
+  return GroupRef{i, (g - (i > 0 ? segs.s[i - 1].group_end : 0)) * nr, segs.s[i].w, n_out, n_out * nb};
+}
+
+// Decode shapes cap their registers so that enough blocks fit on an SM: 6 (80 registers) for one
+// row of a small-unit type (Q4_K, Q4_0) with one unit in flight, else 5 (96), with two in flight
+// only for the types with small raw units (larger ones would spill; Q6_K's long rows also
+// measured slower at 80).
+// down_proj of a 32B model (5120 rows in pairs, 640 blocks) then runs in one wave on 132 SMs,
+// and gate/up keep 24 warps per SM in flight.
 template <class Tr, int R, int NR, int DEPTH>
-__global__ void __launch_bounds__(kWarps * 32) matvec_q_kernel(const uint8_t* __restrict__ w, Q8Act x,
-                                                               const float* __restrict__ bias, float* __restrict__ y,
-                                                               int n_rows, int64_t n_out, int64_t n_in) {
+constexpr int kMinBlocks = R > 2 || NR > 2                                          ? 1
+                           : DEPTH == 1 && R == 1 && sizeof(typename Tr::Raw) <= 32 ? 6
+                           : DEPTH == 1                                              ? 5
+                           : DEPTH == 2 && sizeof(typename Tr::Raw) <= 32         ? 5
+                                                                                     : 1;
+
+// Rows of NR form a group, one group per warp (over all segments of the launch); the lanes
+// stride over the group's units by 32. Each lane keeps the loads of the next DEPTH iterations in
+// flight while it computes the current one. Two cover HBM latency best for short rows; long rows
+// do better with one, whose lower register count lets more warps reside.
+template <class Tr, int R, int NR, int DEPTH>
+__global__ void __launch_bounds__(kWarps * 32, kMinBlocks<Tr, R, NR, DEPTH>)
+    matvec_q_kernel(SegsDev segs, Q8Act x, int n_rows, int64_t n_in) {
   pdl_trigger();
   const int lane = threadIdx.x & 31;
   const int64_t g = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  const int first = lane;  // this lane's first unit; then every 32
-  if (g * NR >= n_out) return;
+  if (g >= segs.s[segs.n - 1].group_end) return;
   const int64_t nb = n_in / Tr::kBlockElems;
-  const int64_t n_total = n_out * nb;
   const int n_units = static_cast<int>(n_in / 32);
+  const GroupRef ref = locate(segs, g, NR, nb);
   int64_t rows[NR];
 #pragma unroll
-  for (int n = 0; n < NR; ++n) rows[n] = min(g * NR + n, n_out - 1);
+  for (int n = 0; n < NR; ++n) rows[n] = min(ref.row0 + n, ref.n_out - 1);
+  // Loads of the lane's unit u (nothing past the row's end).
+  const auto issue = [&](typename Tr::Raw (&dst)[NR], int u) {
+    if (u < n_units) {
+#pragma unroll
+      for (int n = 0; n < NR; ++n) Tr::load(dst[n], ref.w, rows[n], u, nb, ref.n_total);
+    }
+  };
 
   float acc[NR][R];
 #pragma unroll
@@ -62,25 +118,16 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q_kernel(const uint8_t* __
     for (int r = 0; r < R; ++r) acc[n][r] = 0.0f;
   }
   constexpr int kStep = 32;
-  typename Tr::Raw c[NR] = {}, n1[NR] = {};
-  if (first < n_units) {
+  typename Tr::Raw buf[DEPTH][NR] = {};  // buf[0]: the unit being computed; then the next ones
 #pragma unroll
-    for (int n = 0; n < NR; ++n) Tr::load(c[n], w, rows[n], first, nb, n_total);
-  }
-  if (DEPTH == 2 && first + kStep < n_units) {
-#pragma unroll
-    for (int n = 0; n < NR; ++n) Tr::load(n1[n], w, rows[n], first + kStep, nb, n_total);
-  }
+  for (int d = 0; d < DEPTH; ++d) issue(buf[d], lane + kStep * d);
   pdl_wait();
-  for (int u = first; u < n_units; u += kStep) {
-    typename Tr::Raw n2[NR] = {};
-    if (u + kStep * DEPTH < n_units) {
-#pragma unroll
-      for (int n = 0; n < NR; ++n) Tr::load(n2[n], w, rows[n], u + kStep * DEPTH, nb, n_total);
-    }
+  for (int u = lane; u < n_units; u += kStep) {
+    typename Tr::Raw next[NR] = {};
+    issue(next, u + kStep * DEPTH);
     Unit wu[NR];
 #pragma unroll
-    for (int n = 0; n < NR; ++n) Tr::decode(c[n], u, wu[n]);
+    for (int n = 0; n < NR; ++n) Tr::decode(buf[0][n], u, wu[n]);
     int oa, ob;
     Tr::offsets(u, oa, ob);
 #pragma unroll
@@ -91,7 +138,8 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q_kernel(const uint8_t* __
         const int4 la = __ldg(reinterpret_cast<const int4*>(x.lo + ea));
         const int4 hb = __ldg(reinterpret_cast<const int4*>(x.hi + eb));
         const int4 lb = __ldg(reinterpret_cast<const int4*>(x.lo + eb));
-        const float dxa = __ldg(x.d + (ea >> 5)), dxb = __ldg(x.d + (eb >> 5));
+        // The planes' scale over 254: hi * 254 + lo is then one exact integer per half.
+        const float dxa = __ldg(x.d + (ea >> 5)) * (1.0f / 254.0f), dxb = __ldg(x.d + (eb >> 5)) * (1.0f / 254.0f);
         const float sxa = __ldg(x.s16 + (ea >> 4)), sxb = __ldg(x.s16 + (eb >> 4));
 #pragma unroll
         for (int n = 0; n < NR; ++n) {
@@ -112,29 +160,29 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q_kernel(const uint8_t* __
           ilb = __dp4a(static_cast<int>(q.wb[1]), lb.y, ilb);
           ilb = __dp4a(static_cast<int>(q.wb[2]), lb.z, ilb);
           ilb = __dp4a(static_cast<int>(q.wb[3]), lb.w, ilb);
-          const float da = dxa * (static_cast<float>(iha) + static_cast<float>(ila) * (1.0f / 254.0f));
-          const float db = dxb * (static_cast<float>(ihb) + static_cast<float>(ilb) * (1.0f / 254.0f));
+          const float da = dxa * static_cast<float>(iha * 254 + ila);
+          const float db = dxb * static_cast<float>(ihb * 254 + ilb);
           acc[n][r] += q.sa * da + q.ma * sxa + q.sb * db + q.mb * sxb;
         }
       }
     }
 #pragma unroll
-    for (int n = 0; n < NR; ++n) {
-      if (DEPTH == 2) {
-        c[n] = n1[n];
-        n1[n] = n2[n];
-      } else {
-        c[n] = n2[n];
-      }
+    for (int d = 0; d + 1 < DEPTH; ++d) {
+#pragma unroll
+      for (int n = 0; n < NR; ++n) buf[d][n] = buf[d + 1][n];
     }
+#pragma unroll
+    for (int n = 0; n < NR; ++n) buf[DEPTH - 1][n] = next[n];
   }
+  const SegDev& sd = segs.s[ref.seg];
 #pragma unroll
   for (int n = 0; n < NR; ++n) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       const float v = warp_sum(acc[n][r]);
-      if (lane == 0 && g * NR + n < n_out && r < n_rows) {
-        y[r * n_out + g * NR + n] = bias != nullptr ? v + bias[g * NR + n] : v;
+      const int64_t row = ref.row0 + n;
+      if (lane == 0 && row < sd.n_out && r < n_rows) {
+        sd.y[r * sd.n_out + row] = sd.bias != nullptr ? v + sd.bias[row] : v;
       }
     }
   }
@@ -260,37 +308,51 @@ int rows_per_warp(int64_t n_out, int n_rows, int n_sm) {
 }
 
 template <int R, int NR, class Tr>
-cudaError_t launch_q_r(const uint8_t* w, int64_t n_out, int64_t n_in, const Q8Act& xq, const float* bias, float* y,
-                       int n_rows, int n_sm, cudaStream_t s) {
-  const dim3 grid(static_cast<unsigned>(ceil_div(n_out, kWarps * NR)));
-  // Decode (R <= 2) with short rows: two iterations in flight; otherwise one.
-  if constexpr (R <= 2) {
-    if (n_in <= 8192) {
-      return launch(matvec_q_kernel<Tr, R, NR, 2>, grid, kWarps * 32, 0, s, w, xq, bias, y, n_rows, n_out, n_in);
-    }
+cudaError_t launch_q_r(const MatvecSeg* segs, int n_segs, int64_t n_in, const Q8Act& xq, int n_rows, int n_sm,
+                       cudaStream_t s) {
+  SegsDev d{};
+  d.n = n_segs;
+  int64_t groups = 0;
+  for (int i = 0; i < n_segs; ++i) {
+    groups += ceil_div(segs[i].n_out, NR);
+    d.s[i] = SegDev{static_cast<const uint8_t*>(segs[i].w), segs[i].bias, segs[i].y, segs[i].n_out, groups};
   }
-  return launch(matvec_q_kernel<Tr, R, NR, 1>, grid, kWarps * 32, 0, s, w, xq, bias, y, n_rows, n_out, n_in);
+  const dim3 grid(static_cast<unsigned>(ceil_div(groups, kWarps)));
+  // Units in flight per lane: one for a single row, whose lower register count lets more warps
+  // reside (QwQ-32B-shape decode on an H100: 84 tokens/s against 77.5 with two everywhere and 83
+  // with two for the small launches only); two for two rows with short rows; g_depth overrides for
+  // one-row launches (measuring).
+  if constexpr (R == 1) {
+    if (g_depth == 3) return launch(matvec_q_kernel<Tr, R, NR, 3>, grid, kWarps * 32, 0, s, d, xq, n_rows, n_in);
+    if (g_depth == 2) return launch(matvec_q_kernel<Tr, R, NR, 2>, grid, kWarps * 32, 0, s, d, xq, n_rows, n_in);
+  }
+  if constexpr (R == 2) {
+    if (n_in <= 8192) return launch(matvec_q_kernel<Tr, R, NR, 2>, grid, kWarps * 32, 0, s, d, xq, n_rows, n_in);
+  }
+  return launch(matvec_q_kernel<Tr, R, NR, 1>, grid, kWarps * 32, 0, s, d, xq, n_rows, n_in);
 }
 
 template <class Tr>
-cudaError_t launch_q(const void* w, int64_t n_out, int64_t n_in, const Q8Act& xq, const float* bias, float* y,
-                     int n_rows, int n_sm, cudaStream_t s) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const int nr = rows_per_warp(n_out, n_rows, n_sm);
+cudaError_t launch_q(const MatvecSeg* segs, int n_segs, int64_t n_in, const Q8Act& xq, int n_rows, int n_sm,
+                     cudaStream_t s) {
+  int64_t n_out = 0;
+  for (int i = 0; i < n_segs; ++i) n_out += segs[i].n_out;
+  const int nr = g_rows_per_warp > 0 ? g_rows_per_warp : rows_per_warp(n_out, n_rows, n_sm);
   if (n_rows <= 1) {
-    return nr == 1 ? launch_q_r<1, 1, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s)
-                   : launch_q_r<1, 2, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s);
+    if (nr >= 4) return launch_q_r<1, 4, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s);
+    return nr == 1 ? launch_q_r<1, 1, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s)
+                   : launch_q_r<1, 2, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s);
   }
   if (n_rows <= 2) {
-    return nr == 1 ? launch_q_r<2, 1, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s)
-                   : launch_q_r<2, 2, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s);
+    return nr == 1 ? launch_q_r<2, 1, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s)
+                   : launch_q_r<2, 2, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s);
   }
   if (n_rows <= 4) {
-    return nr == 4 ? launch_q_r<4, 4, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s)
-                   : launch_q_r<4, 2, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s);
+    return nr == 4 ? launch_q_r<4, 4, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s)
+                   : launch_q_r<4, 2, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s);
   }
-  return nr == 4 ? launch_q_r<8, 4, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s)
-                 : launch_q_r<8, 2, Tr>(wb, n_out, n_in, xq, bias, y, n_rows, n_sm, s);
+  return nr == 4 ? launch_q_r<8, 4, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s)
+                 : launch_q_r<8, 2, Tr>(segs, n_segs, n_in, xq, n_rows, n_sm, s);
 }
 
 template <int R, int NR, class FT>
@@ -318,6 +380,10 @@ cudaError_t launch_f(const void* w, int64_t n_out, int64_t n_in, const float* x,
 }  // namespace
 
 void set_pdl(bool on) { g_pdl = on; }
+void set_matvec_tuning(int rows_per_warp, int depth) {
+  g_rows_per_warp = rows_per_warp;
+  g_depth = depth;
+}
 bool pdl_enabled() { return g_pdl; }
 
 size_t q8act_bytes(int64_t n) {
@@ -358,10 +424,11 @@ bool matvec_supported(DType t) {
 
 bool repacked(DType t) { return t == DType::Q6_K || t == DType::Q8_0 || t == DType::Q4_0; }
 
-cudaError_t matvec_q(DType t, const void* w, int64_t n_out, int64_t n_in, const Q8Act& xq, const float* bias, float* y,
-                     int n_rows, int n_sm, cudaStream_t s) {
+cudaError_t matvec_q(DType t, const MatvecSeg* segs, int n_segs, int64_t n_in, const Q8Act& xq, int n_rows, int n_sm,
+                     cudaStream_t s) {
+  if (n_segs < 1 || n_segs > kMaxSegments) return cudaErrorInvalidValue;
   cudaError_t err = cudaErrorInvalidValue;
-  dispatch_quant(t, [&](auto tr) { err = launch_q<decltype(tr)>(w, n_out, n_in, xq, bias, y, n_rows, n_sm, s); });
+  dispatch_quant(t, [&](auto tr) { err = launch_q<decltype(tr)>(segs, n_segs, n_in, xq, n_rows, n_sm, s); });
   return err;
 }
 

@@ -26,15 +26,13 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int i) { return (w >> (8
 
 // Q4_K / Q5_K sub-block j's 6-bit scale and min from the 12 packed bytes held in words y (bytes
 // 0..3), z (4..7) and w (8..11); the same bits as quant::unpack_scale_min_k4.
+// Branch-free: lanes of a warp decode different sub-blocks, and a branch would run both sides.
 __device__ __forceinline__ void scale_min_k4(int j, uint32_t y, uint32_t z, uint32_t w, float& sc, float& m) {
-  if (j < 4) {
-    sc = static_cast<float>(byte_of(y, j) & 63u);
-    m = static_cast<float>(byte_of(z, j) & 63u);
-  } else {
-    const int k = j - 4;
-    sc = static_cast<float>((byte_of(w, k) & 0xFu) | ((byte_of(y, k) >> 6) << 4));
-    m = static_cast<float>((byte_of(w, k) >> 4) | ((byte_of(z, k) >> 6) << 4));
-  }
+  const int k = j & 3;
+  const uint32_t by = byte_of(y, k), bz = byte_of(z, k), bw = byte_of(w, k);
+  const bool low = j < 4;
+  sc = static_cast<float>(low ? by & 63u : (bw & 0xFu) | ((by >> 6) << 4));
+  m = static_cast<float>(low ? bz & 63u : (bw >> 4) | ((bz >> 6) << 4));
 }
 
 // Per-type traits: Raw (registers a unit's bytes land in), load, decode, offsets.

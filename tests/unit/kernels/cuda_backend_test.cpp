@@ -374,6 +374,78 @@ TEST(CudaLayer, FusedOpSequenceMatchesReference) {
   }
 }
 
+// Decode steps through run_layers, which the CUDA backend records as a graph on the second step
+// of a shape and replays after: projections (q and k share a launch, v another), the KV store and
+// attention of two sequences whose positions and block tables change every step (crossing block
+// boundaries, with a third sequence joining midway: a new shape), against the reference op by op.
+// The limit is the fused layer test's: quantized projections feed the attention.
+TEST(CudaGraph, ReplayedDecodeStepsMatchReference) {
+  SKIP_WITHOUT_CUDA();
+  auto ref = make_ref_backend();
+  auto cuda = make_backend("cuda");
+  const int64_t hidden = 256, heads = 4, kv_heads = 2, hd = 64, bs = 4, n_blocks = 64;
+  const int64_t q_dim = heads * hd, kv_dim = kv_heads * hd;
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<MatrixView> host, dev;
+  for (const auto& [n_out, t] : {std::pair{q_dim, DType::Q4_K}, std::pair{kv_dim, DType::Q4_K},
+                                 std::pair{kv_dim, DType::Q6_K}}) {
+    bytes.push_back(random_weights(t, n_out, hidden, static_cast<uint32_t>(700 + bytes.size())));
+    host.push_back(MatrixView{bytes.back().data(), t, n_out, hidden, dtype_bytes(t, hidden)});
+    dev.push_back(cuda->upload_matrix(host.back()));
+  }
+  const auto bias = random_vector(static_cast<size_t>(q_dim), 9, 0.1f);
+  const size_t cache_bytes = static_cast<size_t>(n_blocks * kv_heads * bs * hd) * 2;
+  std::vector<uint8_t> kref(cache_bytes), vref(cache_bytes);
+  Buffer kc(cuda.get(), cache_bytes), vc(cuda.get(), cache_bytes);
+  const KvLayerView kv_ref{kref.data(), vref.data(), DType::F16, bs, kv_heads, hd, n_blocks};
+  const KvLayerView kv_cuda{kc.data(), vc.data(), DType::F16, bs, kv_heads, hd, n_blocks};
+  // Sequence s owns blocks s, s + 3, s + 6, ...
+  std::vector<std::vector<int32_t>> tables(3);
+  for (int32_t b = 0; b < n_blocks; ++b) tables[static_cast<size_t>(b % 3)].push_back(b);
+  const std::vector<std::span<const int32_t>> spans(tables.begin(), tables.end());
+  Buffer bias_ref = ref->upload(bias), bias_cuda = cuda->upload(bias);
+  struct Bufs {
+    Buffer x, q, k, v, out;
+  };
+  const auto bufs = [](Backend& b, int64_t n) {
+    const auto f = [&](int64_t w) { return Buffer(&b, static_cast<size_t>(n * w) * 4); };
+    return Bufs{f(hidden), f(q_dim), f(kv_dim), f(kv_dim), f(q_dim)};
+  };
+  const auto step_ops = [&](Backend& b, const std::vector<MatrixView>& w, const KvLayerView& kv, const AttentionBatch& ab,
+                            Bufs& t, const float* bias_d, int64_t n) {
+    b.run_layers(ab, kv, [&] {
+      b.matmul(w[0], t.x.floats(), t.q.floats(), n);
+      b.matmul(w[1], t.x.floats(), t.k.floats(), n);
+      b.matmul(w[2], t.x.floats(), t.v.floats(), n);
+      b.add_bias(t.q.floats(), bias_d, n, q_dim);
+      b.kv_store(kv, ab, t.k.floats(), t.v.floats());
+      b.attention(kv, ab, t.q.floats(), t.out.floats(), heads, 0.125f);
+    });
+  };
+  // One set of buffers per batch size, kept across steps (a freed buffer drops the recordings).
+  Bufs r2 = bufs(*ref, 2), c2 = bufs(*cuda, 2), r3 = bufs(*ref, 3), c3 = bufs(*cuda, 3);
+  std::vector<int32_t> length = {0, 5, 0};
+  for (int step = 0; step < 40; ++step) {
+    std::vector<int32_t> positions, seq_index;
+    for (int32_t s = 0; s < 3; ++s) {
+      if (s == 2 && step < 20) continue;  // the third sequence joins at step 20
+      positions.push_back(length[static_cast<size_t>(s)]++);
+      seq_index.push_back(s);
+    }
+    const auto n = static_cast<int64_t>(positions.size());
+    const AttentionBatch ab{positions, seq_index, spans};
+    const auto x = random_vector(static_cast<size_t>(n * hidden), 800 + static_cast<uint32_t>(step));
+    Bufs& r = n == 2 ? r2 : r3;
+    Bufs& c = n == 2 ? c2 : c3;
+    ref->copy_to_backend(r.x.data(), x.data(), x.size() * 4);
+    cuda->copy_to_backend(c.x.data(), x.data(), x.size() * 4);
+    step_ops(*ref, host, kv_ref, ab, r, bias_ref.floats(), n);
+    step_ops(*cuda, dev, kv_cuda, ab, c, bias_cuda.floats(), n);
+    const auto want = to_host(*ref, r.out, static_cast<size_t>(n * q_dim));
+    report(fmt::format("graph step {} ({} tokens)", step, n), norm_err(to_host(*cuda, c.out, want.size()), want), 1e-3);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // KV cache and attention
 
