@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -71,27 +72,32 @@ void serve(ServeFlags& f) {
   http.port = static_cast<uint16_t>(f.port);
   http.io_timeout = std::chrono::seconds(f.timeout_s);
   http.max_body_bytes = static_cast<size_t>(f.max_body_mib) << 20;
-  server::HttpServer server(http, [&api](const server::HttpRequest& r) { return api.handle(r); });
+  auto http_server = std::make_unique<server::HttpServer>(http, [&api](const server::HttpRequest& r) { return api.handle(r); });
 
   fmt::print("ponder serve: {} ({}) with {} backend, {} tokens of {} KV cache, {} requests at once\n",
              api_options.model_id, chat.reasoning() ? "reasoning" : "chat", session->backend->name(), capacity,
              f.gen.kv_type, f.parallel);
-  fmt::print("listening on http://{}:{}{}\n", f.host, server.port(), api_key.empty() ? "" : " (API key required)");
+  fmt::print("listening on http://{}:{}{}\n", f.host, http_server->port(), api_key.empty() ? "" : " (API key required)");
   std::fflush(stdout);
 
   std::thread drainer;
-  server.run([&] {
+  http_server->run([&] {
     const server::EngineSnapshot s = loop.snapshot();
     fmt::print(stderr, "ponder serve: shutting down; finishing {} requests in flight (at most {} s)\n", s.n_jobs,
                f.shutdown_grace_s);
     drainer = std::thread([&] {
       loop.drain(std::chrono::seconds(f.shutdown_grace_s));
       // Every answer is complete now; clients get a while to read what is still being written.
-      server.stop(std::chrono::seconds(std::max(f.shutdown_grace_s, 10)));
+      http_server->stop(std::chrono::seconds(std::max(f.shutdown_grace_s, 10)));
     });
   });
   loop.drain(std::chrono::milliseconds(0));  // if run() ended early (a second signal), cancel the rest
   if (drainer.joinable()) drainer.join();
+  // Shutting down: a further signal must not kill the process before it exits 0. (The server's
+  // signal set catches them until it goes, and puts back the default action when it does.)
+  http_server.reset();
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
   fmt::print(stderr, "ponder serve: stopped\n");
 }
 

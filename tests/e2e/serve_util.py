@@ -1,6 +1,6 @@
 """A `ponder serve` process for tests and benchmarks: started on a free port of 127.0.0.1, its
 address read from its first lines, stopped with SIGTERM."""
-import json, os, queue, re, signal, subprocess, threading, time, urllib.error, urllib.request
+import json, os, queue, re, signal, subprocess, sys, threading, time, urllib.error, urllib.request
 
 
 class Server:
@@ -62,7 +62,10 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
+            if code != 0:
+                print(f"ponder serve exited with {code}: {self.proc.stderr.read()}", file=sys.stderr)
+            return code
         finally:
             self.proc.stderr.close()
 

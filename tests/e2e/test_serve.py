@@ -270,6 +270,9 @@ class ScriptedServeTest(unittest.TestCase):
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         self.assertIn(b"200 OK", sock.recv(4096))
+        deadline = time.time() + 10
+        while time.time() < deadline and server.metrics()["ponder_kv_blocks_used"] == 0:
+            time.sleep(0.01)
         self.assertGreater(server.metrics()["ponder_kv_blocks_used"], 0)
         sock.close()
         deadline = time.time() + 10
@@ -316,7 +319,8 @@ class ScriptedServeTest(unittest.TestCase):
             for c in chunk.choices:
                 finish = c.finish_reason or finish
         self.assertEqual(finish, "length")  # the request ran to its end
-        self.assertEqual(server.stop(), 0)
+        self.assertEqual(server.proc.wait(60), 0)
+        server.stop()
 
     def test_sigterm_cancels_what_outlives_the_grace_period(self):
         server = Server(PONDER, self.overthinker, "--backend", "ref", "--ctx", "65536", "--shutdown-grace", "1")
@@ -330,7 +334,8 @@ class ScriptedServeTest(unittest.TestCase):
             for c in chunk.choices:
                 finish = c.finish_reason or finish
         self.assertEqual(finish, "cancelled")
-        self.assertEqual(server.stop(), 0)
+        self.assertEqual(server.proc.wait(60), 0)
+        server.stop()
 
 
 if __name__ == "__main__":

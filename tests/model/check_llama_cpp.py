@@ -61,7 +61,19 @@ def main() -> int:
     print(f"steps compared: {min(n_compare, N_STEPS)}, max |logit diff| / row spread: {worst:.4f} "
           f"(limit {MAX_REL_DIFF})")
     if not ok:
-        print("FAIL: greedy tokens differ")
+        # A divergence is only acceptable at a near-tie: where llama.cpp's own logits put Ponder's
+        # choice within the two engines' logit difference of its top token (llama.cpp quantizes
+        # activations to 8 bits, Ponder does not, so the argmax of a near-tie may go either way).
+        i = n_compare - 1
+        margin = float(ref_logits[i][ref_tokens[i]] - ref_logits[i][tokens[i]])
+        diff = float(np.abs(logits[i] - ref_logits[i]).max())
+        print(f"tokens differ at step {i}: llama.cpp's margin of its token over Ponder's is {margin:.4f}, "
+              f"the logits differ by up to {diff:.4f}")
+        if margin <= 2 * diff:
+            print("a near-tie: accepted")
+            ok = True
+        else:
+            print("FAIL: greedy tokens differ")
     if worst > MAX_REL_DIFF:
         print("FAIL: logits differ beyond the limit")
         ok = False
