@@ -97,7 +97,6 @@ void EngineLoop::run() {
     start_jobs(incoming);
     for (const auto& job : cancels) {
       for (RequestId id : job->ids) engine_.cancel(id);
-      job->cancel_sent = true;
     }
     if (engine_.has_work()) step_engine();
     publish();  // before answers go out, so a client that then reads /metrics sees its request

@@ -33,9 +33,7 @@ struct Job {
   std::function<void()> on_done;  // once, on the loop's thread, when every generation has finished
   std::string error;              // set before on_done if the engine failed this job
 
-  // The loop's bookkeeping.
-  std::vector<RequestId> ids;
-  bool cancel_sent = false;
+  std::vector<RequestId> ids;     // the loop's: engine ids of the generations started
 };
 
 struct EngineSnapshot {

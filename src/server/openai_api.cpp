@@ -22,7 +22,7 @@ HttpResponse json_response(int status, const json& body) {
 }
 
 HttpResponse error_response(const ApiError& e) {
-  return HttpResponse{e.status, "application/json", api_error_body(e.status, e.what(), e.param, e.code, e.type), {}};
+  return HttpResponse{e.status, "application/json", api_error_body(e.what(), e.param, e.code, e.type), {}};
 }
 
 // Compares without an early exit, so the time taken does not tell how much of a key was right.

@@ -32,12 +32,11 @@ const char* finish_reason_of(const GenerationResult& r) {
   }
 }
 
-std::string api_error_body(int status, const std::string& message, const std::string& param, const std::string& code,
+std::string api_error_body(const std::string& message, const std::string& param, const std::string& code,
                            const std::string& type) {
   json error = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
   if (!param.empty()) error["param"] = param;
   if (!code.empty()) error["code"] = code;
-  (void)status;
   return dump(json{{"error", error}});
 }
 
@@ -162,7 +161,7 @@ void OpenAiReply::finish_choice(const Job& job, size_t choice) {
 
 void OpenAiReply::on_done(const Job& job) {
   if (!job.error.empty()) {
-    const std::string body = api_error_body(500, job.error, "", "engine_error", "server_error");
+    const std::string body = api_error_body(job.error, "", "engine_error", "server_error");
     if (info_.stream) {
       pending_->write("data: " + body + "\n\ndata: [DONE]\n\n");
       pending_->finish();

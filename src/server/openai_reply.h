@@ -63,7 +63,7 @@ class OpenAiReply {
 
 // The finish_reason OpenAI clients expect: stop, length, tool_calls, or cancelled.
 const char* finish_reason_of(const GenerationResult& r);
-std::string api_error_body(int status, const std::string& message, const std::string& param, const std::string& code,
+std::string api_error_body(const std::string& message, const std::string& param, const std::string& code,
                            const std::string& type);
 
 }  // namespace ponder::server
