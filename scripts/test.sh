@@ -8,3 +8,10 @@ ctest --preset release -j2
 cmake --preset debug >/dev/null
 cmake --build --preset debug
 ctest --preset debug -j2
+# The CUDA backend must compile wherever nvcc is, GPU or not (two architectures keep this quick);
+# its unit tests skip cleanly without a device.
+if command -v nvcc >/dev/null; then
+  cmake --preset cuda -DCMAKE_CUDA_ARCHITECTURES="80;90" >/dev/null
+  cmake --build --preset cuda
+  ctest --test-dir build/cuda -L unit -j2 --output-on-failure
+fi

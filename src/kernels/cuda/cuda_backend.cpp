@@ -54,12 +54,7 @@
 namespace ponder {
 namespace {
 
-void check_cuda(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) {
-    cudaGetLastError();  // clear a non-sticky error so the backend stays usable after e.g. an OOM
-    fail("CUDA error in {}: {} ({})", call, cudaGetErrorString(e), cudaGetErrorName(e));
-  }
-}
+using cuda::check_cuda;
 #define PONDER_CUDA_CHECK(call) check_cuda((call), #call)
 
 void check_cublas(cublasStatus_t s, const char* call) {

@@ -7,19 +7,9 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_memory.h"
 
 namespace ponder::cuda {
-namespace {
-
-void check(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    fail("CUDA error in {}: {} ({})", call, cudaGetErrorString(e), cudaGetErrorName(e));
-  }
-}
-
-}  // namespace
-
 void BatchCache::release() {
   for (Slot* s : {&positions_, &rows_, &rope_, &meta_}) {
     if (s->dev != nullptr) cudaFree(s->dev);
@@ -37,17 +27,17 @@ const int32_t* BatchCache::sync(Slot& slot, std::vector<int32_t>& want, cudaStre
   }
   if (bytes > slot.dev_bytes || slot.dev == nullptr) {
     if (slot.dev != nullptr) {
-      check(cudaStreamSynchronize(s), "cudaStreamSynchronize");  // queued kernels may read the old copy
-      check(cudaFree(slot.dev), "cudaFree");
+      check_cuda(cudaStreamSynchronize(s), "cudaStreamSynchronize");  // queued kernels may read the old copy
+      check_cuda(cudaFree(slot.dev), "cudaFree");
       slot.dev = nullptr;
     }
     slot.dev_bytes = std::max<size_t>(std::max(bytes, slot.dev_bytes * 2), 256);
     ++epoch_;
-    check(cudaMalloc(&slot.dev, slot.dev_bytes), "cudaMalloc (batch metadata)");
+    check_cuda(cudaMalloc(&slot.dev, slot.dev_bytes), "cudaMalloc (batch metadata)");
   }
   slot.host.swap(want);
   // Pageable source: returns once staged; stream order keeps earlier kernels on the old content.
-  if (bytes > 0) check(cudaMemcpyAsync(slot.dev, slot.host.data(), bytes, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+  if (bytes > 0) check_cuda(cudaMemcpyAsync(slot.dev, slot.host.data(), bytes, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
   return static_cast<const int32_t*>(slot.dev);
 }
 

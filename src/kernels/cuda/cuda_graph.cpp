@@ -6,19 +6,9 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_memory.h"
 
 namespace ponder::cuda {
-namespace {
-
-void check(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    fail("CUDA error in {}: {} ({})", call, cudaGetErrorString(e), cudaGetErrorName(e));
-  }
-}
-
-}  // namespace
-
 void StepGraphs::clear() {
   for (auto& [key, e] : entries_) {
     if (e.exec != nullptr) cudaGraphExecDestroy(e.exec);
@@ -47,14 +37,14 @@ void StepGraphs::run(const StepKey& key, uint64_t epoch, cudaStream_t stream, co
     }
     e.epoch = epoch;
   }
-  check(cudaGraphLaunch(e.exec, stream), "cudaGraphLaunch");
+  check_cuda(cudaGraphLaunch(e.exec, stream), "cudaGraphLaunch");
   ++n_replays_;
 }
 
 // Captures `step` on `stream` into e.exec; false (stream usable again, nothing enqueued) if any
 // call inside could not be captured.
 bool StepGraphs::record(Entry& e, cudaStream_t stream, const std::function<void()>& step) {
-  check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
   bool ok = true;
   try {
     step();

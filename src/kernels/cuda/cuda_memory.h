@@ -17,7 +17,9 @@
 
 namespace ponder::cuda {
 
-inline void check_memory_call(cudaError_t e, const char* call) {
+// Throws ponder::Error naming the failed call. The error is cleared first (a non-sticky one, e.g.
+// out of memory, leaves the backend usable).
+inline void check_cuda(cudaError_t e, const char* call) {
   if (e != cudaSuccess) {
     cudaGetLastError();
     fail("CUDA error in {}: {} ({})", call, cudaGetErrorString(e), cudaGetErrorName(e));
@@ -56,7 +58,7 @@ class DeviceMemory {
       sizes_.erase(it);
     }
     ++epoch_;
-    check_memory_call(cudaFree(p), "cudaFree");
+    check_cuda(cudaFree(p), "cudaFree");
   }
   void set_limit(uint64_t limit) { limit_ = limit; }
   uint64_t limit() const { return limit_; }
@@ -75,7 +77,7 @@ class Scratch {
   void* ensure(size_t bytes, cudaStream_t stream, DeviceMemory& mem) {
     if (bytes <= bytes_) return p_;
     if (p_ != nullptr) {
-      check_memory_call(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+      check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
       mem.free(p_);
       p_ = nullptr;
       bytes_ = 0;
