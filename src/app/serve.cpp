@@ -107,11 +107,7 @@ void register_serve(CLI::App& app) {
   auto f = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (chat and completions, streamed)");
   cmd->add_option("model", f->gen.model, "model: a .gguf file, a Hugging Face folder, a pulled name, or default");
-  cmd->add_option("--backend", f->gen.backend, "compute backend (default: the fastest available)");
-  cmd->add_option("--ctx-size,--ctx", f->gen.ctx, "KV cache size in tokens, shared by all requests")
-      ->check(CLI::Range(int64_t{64}, int64_t{1} << 22));
-  cmd->add_option("--kv-type", f->gen.kv_type, "KV cache element type: f16, q8_0 or f32");
-  cmd->add_option("--template", f->gen.template_file, "chat template file to use instead of the model's");
+  add_model_flags(*cmd, f->gen);  // --ctx-size is the KV cache shared by all requests
   cmd->add_option("--host", f->host, "address to listen on");
   cmd->add_option("--port", f->port, "port to listen on (0: any free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", f->api_key, "require 'Authorization: Bearer KEY'");

@@ -68,13 +68,18 @@ ThinkMode parse_think_mode(const std::string& s) {
   fail("thinking display must be show, dim or hide, not '{}'", s);
 }
 
-void add_generate_flags(CLI::App& cmd, GenerateFlags& f) {
+void add_model_flags(CLI::App& cmd, GenerateFlags& f) {
   cmd.add_option("--backend", f.backend, "compute backend (default: the fastest available)");
-  cmd.add_option("--ctx", f.ctx, "context size in tokens (KV cache)")->check(CLI::Range(int64_t{64}, int64_t{1} << 22));
+  cmd.add_option("--ctx,--ctx-size", f.ctx, "context size in tokens (KV cache)")
+      ->check(CLI::Range(int64_t{64}, int64_t{1} << 22));
   cmd.add_option("--kv-type", f.kv_type, "KV cache element type: f16, q8_0 (53% of f16's memory) or f32");
   cmd.add_option("--vram-limit", f.vram_limit,
                  "device memory budget, e.g. 24G: KV cache first, then weights; the rest stay in host memory");
   cmd.add_option("--template", f.template_file, "chat template file to use instead of the model's");
+}
+
+void add_generate_flags(CLI::App& cmd, GenerateFlags& f) {
+  add_model_flags(cmd, f);
   cmd.add_option("--system", f.system, "system prompt");
   cmd.add_option("--temperature", f.temperature, "sampling temperature (0: greedy)");
   cmd.add_option("--top-p", f.top_p, "nucleus sampling mass");

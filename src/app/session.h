@@ -37,6 +37,9 @@ struct GenerateFlags {
   std::vector<std::string> logit_bias;  // ID=BIAS
 };
 
+// The flags that choose how a model is loaded: --backend --ctx/--ctx-size --kv-type --vram-limit --template.
+void add_model_flags(CLI::App& cmd, GenerateFlags& flags);
+// The model flags plus sampling, limits, stop strings and the thinking display.
 void add_generate_flags(CLI::App& cmd, GenerateFlags& flags);
 
 // A loaded model with its engine, for one CLI session.

@@ -307,10 +307,12 @@ class ScriptedServeTest(unittest.TestCase):
         for s in streams:
             s.close()
 
-    def test_sigterm_finishes_work_in_flight_and_exits_0(self):
-        server = Server(PONDER, self.overthinker, "--backend", "ref", "--ctx", "8192")
-        client = server.client()
-        stream = client.chat.completions.create(model="overthinker", messages=user("Think."), stream=True, max_tokens=2000)
+    def sigterm_mid_stream(self, max_tokens, *args):
+        """Starts a stream, sends SIGTERM after its first chunk, reads it to the end: (its finish
+        reason, the server's exit code)."""
+        server = Server(PONDER, self.overthinker, "--backend", "ref", *args)
+        stream = server.client().chat.completions.create(model="overthinker", messages=user("Think."), stream=True,
+                                                         max_tokens=max_tokens)
         it = iter(stream)
         next(it)
         server.proc.send_signal(15)
@@ -318,25 +320,19 @@ class ScriptedServeTest(unittest.TestCase):
         for chunk in it:
             for c in chunk.choices:
                 finish = c.finish_reason or finish
-        self.assertEqual(finish, "length")  # the request ran to its end
-        self.assertEqual(server.proc.wait(60), 0)
+        code = server.proc.wait(60)
         server.stop()
+        return finish, code
+
+    def test_sigterm_finishes_work_in_flight_and_exits_0(self):
+        finish, code = self.sigterm_mid_stream(2000, "--ctx", "8192")
+        self.assertEqual(finish, "length")  # the request ran to its end
+        self.assertEqual(code, 0)
 
     def test_sigterm_cancels_what_outlives_the_grace_period(self):
-        server = Server(PONDER, self.overthinker, "--backend", "ref", "--ctx", "65536", "--shutdown-grace", "1")
-        client = server.client()
-        stream = client.chat.completions.create(model="overthinker", messages=user("Think."), stream=True, max_tokens=60000)
-        it = iter(stream)
-        next(it)
-        server.proc.send_signal(15)
-        finish = None
-        for chunk in it:
-            for c in chunk.choices:
-                finish = c.finish_reason or finish
+        finish, code = self.sigterm_mid_stream(60000, "--ctx", "65536", "--shutdown-grace", "1")
         self.assertEqual(finish, "cancelled")
-        self.assertEqual(server.proc.wait(60), 0)
-        server.stop()
-
+        self.assertEqual(code, 0)
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
