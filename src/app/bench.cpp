@@ -1,7 +1,8 @@
 // `ponder bench MODEL -p 512 -n 128 -t THREADS [--json] [--backend cpu|ref|cuda]
-//  [--synthetic PRESET --quant q4_k_m|q8_0 [--write FILE]] [--ttft N] [--reps R]`:
+//  [--synthetic PRESET --quant q4_k_m|q8_0 [--write FILE]] [--ttft N] [--reps R] [--batch B,...]`:
 // prefill and decode speed of one sequence, beside the machine's ceilings measured in the same
-// run (DESIGN.md, Performance method):
+// run (DESIGN.md, Performance method), and with --batch the decode throughput of B sequences
+// whose tokens share one forward per step (what `ponder serve` does with B running requests):
 //  - read bandwidth: a 1 GiB buffer (far beyond any L3) read by all threads, median of 7 runs;
 //  - int8 rate: the prefill kernel's int8 instruction mix in registers on all threads.
 // Decode reads every weight once per token, so achieved bandwidth = weight bytes × tokens/s;
@@ -47,6 +48,7 @@ struct BenchOptions {
   int reps = 3;
   int ubatch = 512;
   int64_t ctx = 0;          // KV cache capacity (at least what the runs need)
+  std::vector<int> batches; // batched decode: sequences per forward
   std::string vram_limit;   // e.g. "24G": device memory budget (model/memory_plan.h)
   bool json = false;
 };
@@ -166,6 +168,39 @@ double run_prefill(Qwen2Model& model, KvCache& kv, const std::vector<int32_t>& t
   return seconds_since(t0);
 }
 
+// Decode throughput of `n_seqs` sequences stepping together: each holds `n_ctx` positions of
+// context (filled by one prefill), then `n_gen` steps each put one token of every sequence
+// through a single forward. Sequence s owns blocks [s * per_seq, (s + 1) * per_seq).
+double run_batched_decode(Qwen2Model& model, KvCache& kv, int n_seqs, int32_t per_seq, int n_ctx, int n_gen,
+                          std::mt19937& rng, std::uniform_int_distribution<int32_t>& tok, std::vector<float>& logits) {
+  std::vector<std::vector<int32_t>> tables(static_cast<size_t>(n_seqs));
+  for (int s = 0; s < n_seqs; ++s) {
+    for (int32_t i = 0; i < per_seq; ++i) tables[static_cast<size_t>(s)].push_back(s * per_seq + i);
+  }
+  std::vector<int32_t> ctx(static_cast<size_t>(n_ctx));
+  for (auto& t : ctx) t = tok(rng);
+  {
+    Batch b;
+    b.block_tables = tables;
+    for (int s = 0; s < n_seqs; ++s) b.add_sequence_tokens(s, ctx, 0, true);
+    logits.resize(static_cast<size_t>(n_seqs) * static_cast<size_t>(model.config().vocab_size));
+    model.forward(b, kv, logits.data());
+  }
+  model.backend().synchronize();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n_gen; ++i) {
+    Batch b;
+    b.block_tables = tables;
+    for (int s = 0; s < n_seqs; ++s) {
+      const int32_t id = tok(rng);
+      b.add_sequence_tokens(s, std::span<const int32_t>(&id, 1), n_ctx + i, true);
+    }
+    model.forward(b, kv, logits.data());
+  }
+  model.backend().synchronize();
+  return static_cast<double>(n_seqs) * n_gen / seconds_since(t0);
+}
+
 void run_bench(const BenchOptions& o) {
   if (!o.write.empty()) {
     PONDER_CHECK(!o.synthetic.empty(), "--write needs --synthetic PRESET");
@@ -175,6 +210,7 @@ void run_bench(const BenchOptions& o) {
     return;
   }
   PONDER_CHECK(!o.model.empty() || !o.synthetic.empty(), "give a MODEL file or --synthetic PRESET");
+  PONDER_CHECK(o.batches.empty() || o.n_gen > 0, "--batch needs decode tokens (-n > 0)");
   const int n_threads = o.threads > 0 ? o.threads : ThreadPool::default_threads();
   std::unique_ptr<Backend> backend =
       o.backend == "cpu" ? make_cpu_backend({"", n_threads}) : make_backend(o.backend);
@@ -199,7 +235,11 @@ void run_bench(const BenchOptions& o) {
   const ModelCounts counts = count_model(model->store(), c);
 
   const int32_t block_size = 16;
-  const auto n_blocks = static_cast<int32_t>((n_positions + block_size - 1) / block_size);
+  // Batched decode: 16 positions of context per sequence, then n_gen steps.
+  const int batch_ctx = 16;
+  const int max_batch = o.batches.empty() ? 0 : *std::max_element(o.batches.begin(), o.batches.end());
+  const auto per_seq = static_cast<int32_t>((batch_ctx + o.n_gen + block_size - 1) / block_size);
+  const auto n_blocks = std::max(static_cast<int32_t>((n_positions + block_size - 1) / block_size), max_batch * per_seq);
   KvCache kv(c, n_blocks, block_size, DType::F16, *backend);
   std::vector<int32_t> table(static_cast<size_t>(n_blocks));
   for (int32_t i = 0; i < n_blocks; ++i) table[static_cast<size_t>(i)] = i;
@@ -239,6 +279,10 @@ void run_bench(const BenchOptions& o) {
     ttft_ms = 1000.0 * run_prefill(*model, kv, table, long_prompt, o.ubatch, logits);
   }
 
+  std::vector<std::pair<int, double>> batched;  // (sequences, tokens/s)
+  for (const int n : o.batches) batched.emplace_back(n, run_batched_decode(*model, kv, n, per_seq, batch_ctx,
+                                                                            o.n_gen, rng, tok, logits));
+
   const Stats pp = prefill_tps.empty() ? Stats{} : stats_of(prefill_tps);
   const Stats tg = decode_tps.empty() ? Stats{} : stats_of(decode_tps);
   const double decode_bytes = static_cast<double>(counts.layer_bytes + counts.output_bytes);
@@ -263,6 +307,7 @@ void run_bench(const BenchOptions& o) {
     j["prefill_gops"] = prefill_gops;
     j["ceiling_read_gbs"] = {{"median", ceil.read_gbs}, {"min", ceil.read_min}, {"max", ceil.read_max}};
     j["ceiling_int8_gops"] = ceil.int8_gops;
+    for (const auto& [n, tps] : batched) j["batched_decode_tps"][std::to_string(n)] = tps;
     j["ttft_tokens"] = o.ttft;
     j["ttft_ms"] = ttft_ms;
     j["peak_rss_mib"] = peak_rss;
@@ -285,6 +330,13 @@ void run_bench(const BenchOptions& o) {
     fmt::print("decode     {:>4} tokens  {:8.2f} tok/s ({:.2f}..{:.2f})  {:7.2f} GB/s  = {} of read ceiling "
                "({:.1f} MiB/token)\n",
                o.n_gen, tg.median, tg.min, tg.max, read_gbs, pct(read_gbs, ceil.read_gbs), decode_bytes / 1048576.0);
+  }
+  for (const auto& [n, tps] : batched) {
+    const double gops = 2.0 * static_cast<double>(counts.layer_params + counts.output_params) * tps / 1e9;
+    fmt::print("batched    {:>4} seqs    {:8.2f} tok/s  {:7.1f} GOP/s  = {} of int8 ceiling{}\n", n, tps, gops,
+               pct(gops, ceil.int8_gops),
+               batched.front().first == 1 && n != 1 ? fmt::format("  ({:.2f}x 1 seq)", tps / batched.front().second)
+                                                    : std::string());
   }
   if (o.ttft > 0) fmt::print("ttft       {:>4} tokens  {:8.0f} ms\n", o.ttft, ttft_ms);
   fmt::print("memory     peak RSS {:.0f} MiB, now {:.0f} MiB (file {:.0f} MiB + KV cache + scratch)\n", peak_rss,
@@ -322,6 +374,10 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--ctx", o->ctx, "KV cache capacity in tokens (default: what the runs need)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
   cmd->add_option("--vram-limit", o->vram_limit, "device memory budget, e.g. 24G (weights beyond it stay in host memory)");
+  cmd->add_option("--batch", o->batches,
+                  "batched decode: sequences stepping together, e.g. --batch 1,4,16,32 (each after 16 tokens of context)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o] { run_bench(*o); });
 }
