@@ -131,6 +131,9 @@ class Backend {
   // See MemoryBudget; call before uploading weights. Default: ignored.
   virtual void set_memory_budget(const MemoryBudget& budget) {}
   virtual MemoryUse memory_use() const { return {}; }
+  // Throws ponder::Error if this backend cannot keep a KV cache of `dtype` (checked when the cache
+  // is made, so that an unsupported --kv-type fails at start-up, not at the first forward).
+  virtual void check_kv_support(DType dtype) const {}
 
   // Runs `layers`: the ops of one forward pass's layer loop, issued through this backend. A device
   // backend may record them once per batch shape and replay the recording (CUDA graphs), so for

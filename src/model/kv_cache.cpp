@@ -12,6 +12,7 @@ KvCache::KvCache(const ModelConfig& config, int64_t n_blocks, int64_t block_size
       head_dim_(config.head_dim),
       dtype_(dtype) {
   check_kv_dtype(dtype, head_dim_);
+  backend.check_kv_support(dtype);
   PONDER_CHECK(n_blocks > 0 && block_size > 0 && block_size <= 4096, "KV cache: {} blocks of {} positions", n_blocks,
                block_size);
   layer_bytes_ = bytes_for(config, n_blocks * block_size, dtype) / static_cast<uint64_t>(2 * n_layers_);

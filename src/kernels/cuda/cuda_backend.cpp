@@ -112,6 +112,11 @@ class CudaBackend final : public Backend {
   }
 
   std::string_view name() const override { return "cuda"; }
+  void check_kv_support(DType dtype) const override {
+    PONDER_CHECK(dtype == DType::F32 || dtype == DType::F16,
+                 "the CUDA backend keeps its KV cache in f16 or f32, not {} (--kv-type q8_0 runs on the cpu backend)",
+                 dtype_name(dtype));
+  }
 
   void* alloc(size_t bytes) override {
     void* p = mem_.malloc(bytes, "a buffer");
