@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(build-essential cmake ninja-build pkg-config git python3 python3-pip
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev libssl-dev libedit-dev libboost1.81-dev)
+  libcurl4-openssl-dev libssl-dev libedit-dev libboost1.81-dev
+  chromium)  # chromium: the browser the chat page's tests drive (through playwright)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,7 +24,8 @@ fi
 # minutes the first time); it is the peer the model tests compare against.
 if ! python3 - <<'PY' 2>/dev/null
 import importlib, sys
-for m in ["numpy", "gguf", "safetensors", "jinja2", "tokenizers", "transformers", "torch", "openai", "llama_cpp"]:
+for m in ["numpy", "gguf", "safetensors", "jinja2", "tokenizers", "transformers", "torch", "openai", "llama_cpp",
+          "playwright"]:
     importlib.import_module(m)
 PY
 then

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "server/openai_reply.h"
+#include "server/web_assets.h"
 
 namespace ponder::server {
 namespace {
@@ -32,13 +33,22 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// The chat page's file at `path` ("/" is its index), or null.
+const WebAsset* find_web_asset(const std::string& path) {
+  const std::string_view p = path == "/" ? std::string_view("/index.html") : std::string_view(path);
+  for (const WebAsset& a : web_assets()) {
+    if (a.path == p) return &a;
+  }
+  return nullptr;
+}
+
 // The label a request is counted under in /metrics: known endpoints only, so that random paths
 // cannot grow the table.
 std::string endpoint_label(const std::string& path) {
   for (const char* known : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"}) {
     if (path == known) return known;
   }
-  return "other";
+  return find_web_asset(path) != nullptr ? "/" : "other";
 }
 
 }  // namespace
@@ -85,6 +95,17 @@ HandlerResult OpenAiApi::handle(const HttpRequest& request) {
 HandlerResult OpenAiApi::route(const HttpRequest& request) {
   const std::string& path = request.path;
   const bool get = request.method == "GET", post = request.method == "POST";
+  // The chat page is public, like /health: it holds no data, and asks for the key itself.
+  if (const WebAsset* asset = find_web_asset(path)) {
+    if (!get) throw ApiError(405, fmt::format("use GET {}", path));
+    HttpResponse r;
+    r.content_type = std::string(asset->content_type);
+    r.body = std::string(asset->body);
+    r.headers = {{"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"},
+                 {"X-Content-Type-Options", "nosniff"},
+                 {"Cache-Control", "no-cache"}};
+    return {std::move(r), nullptr};
+  }
   if (path == "/health") {
     if (!get) throw ApiError(405, "use GET /health");
     const bool up = !loop_.draining();

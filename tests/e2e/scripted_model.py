@@ -105,6 +105,12 @@ def write_tool_caller(path):
                  default="<|im_end|>")
 
 
+def write_thinker(path):
+    """Thinks one sentence, then answers and ends the turn."""
+    return write(path, [("<think>", THOUGHT), (THOUGHT, "</think>"), ("</think>", ANSWER), (ANSWER, "<|im_end|>")],
+                 default="<|im_end|>")
+
+
 def write_overthinker(path):
     """Thinks forever (one sentence over and over); anything else it sees leads to the answer."""
     return write(path, [("<think>", LOOP), (LOOP, LOOP), (ANSWER, "<|im_end|>")], default=ANSWER)
