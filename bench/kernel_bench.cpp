@@ -124,9 +124,9 @@ void register_all() {
       {"bf16", DType::BF16}, {"f32", DType::F32}};
   for (const auto& t : types) {
     benchmark::RegisterBenchmark((std::string("Matmul/up/") + t.name).c_str(), BM_Matmul, t.t, 8960, 1536)
-        ->Arg(1)->Arg(4)->Arg(64)->Unit(benchmark::kMillisecond);
+        ->Arg(1)->Arg(4)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("Matmul/down/") + t.name).c_str(), BM_Matmul, t.t, 1536, 8960)
-        ->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+        ->Arg(1)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond);
   }
   benchmark::RegisterBenchmark("Probe/Int8", BM_ProbeInt8);
   benchmark::RegisterBenchmark("Probe/Read", BM_ProbeRead)->Unit(benchmark::kMillisecond);

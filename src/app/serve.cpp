@@ -77,7 +77,9 @@ void serve(ServeFlags& f) {
   fmt::print("ponder serve: {} ({}) with {} backend, {} tokens of {} KV cache, {} requests at once\n",
              api_options.model_id, chat.reasoning() ? "reasoning" : "chat", session->backend->name(), capacity,
              f.gen.kv_type, f.parallel);
-  fmt::print("listening on http://{}:{}{}\n", f.host, http_server->port(), api_key.empty() ? "" : " (API key required)");
+  const std::string url = fmt::format("http://{}:{}", f.host, http_server->port());
+  fmt::print("listening on {}{}\n", url, api_key.empty() ? "" : " (API key required)");
+  fmt::print("  chat in a browser at {}/, point OpenAI clients at {}/v1\n", url, url);
   std::fflush(stdout);
 
   std::thread drainer;
