@@ -64,18 +64,20 @@ void Qwen2Model::forward(const Batch& batch, KvCache& kv, float* logits) {
   const int64_t n = batch.n_tokens();
   if (n == 0) return;
   reserve(n);
-  std::vector<std::span<const int32_t>> tables(batch.block_tables.begin(), batch.block_tables.end());
-  const AttentionBatch ab{batch.positions, batch.seq_index, tables};
+  s_.tables.assign(batch.block_tables.begin(), batch.block_tables.end());
+  const AttentionBatch ab{batch.positions, batch.seq_index, s_.tables};
 
   embed(batch);
   // The layer loop as one unit, which a GPU backend records once per batch shape and replays.
-  backend_.run_layers(ab, kv.layer(0), [&] {
+  const auto layers = [&] {
     for (size_t i = 0; i < weights_.layers.size(); ++i) {
       const LayerWeights& w = weights_.layers[i];
       attention_block(w, kv.layer(static_cast<int64_t>(i)), ab, n);
       ffn_block(w, n);
     }
-  });
+  };
+  // A std::function holding one reference is stored in place: no allocation per step.
+  backend_.run_layers(ab, kv.layer(0), [&layers] { layers(); });
   output_logits(batch, logits);
 }
 

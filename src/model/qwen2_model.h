@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,7 @@ class Qwen2Model {
     Buffer logits;  // (n_logit_rows, vocab), grown to the most logit rows seen
     std::vector<float> embed_host;   // (n, hidden) embedding rows before they go to the backend
     std::vector<int32_t> logit_rows; // (n_logit_rows) batch rows that want logits
+    std::vector<std::span<const int32_t>> tables;  // (n_seqs) the batch's block tables
   };
 
   void check_batch(const Batch& batch, const KvCache& kv) const;
