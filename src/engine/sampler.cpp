@@ -104,6 +104,11 @@ std::vector<TokenProb> Sampler::filtered(std::span<const float> raw) const {
 std::vector<TokenProb> Sampler::distribution(std::span<const float> logits) const {
   PONDER_CHECK(!logits.empty(), "empty logits");
   if (params_.temperature == 0) {
+    if (params_.logit_bias.empty() && params_.repetition_penalty == 1.0f && params_.presence_penalty == 0 &&
+        params_.frequency_penalty == 0) {
+      // Nothing to adjust: the argmax of the logits themselves, without copying the vocabulary.
+      return {{static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()), 1.0f}};
+    }
     std::vector<float> l(logits.begin(), logits.end());
     apply_penalties(l);
     const auto best = static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());

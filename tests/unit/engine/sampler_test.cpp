@@ -97,6 +97,20 @@ TEST(Sampler, GreedyAtTemperatureZero) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(s.sample(kLogits).token, 2);
 }
 
+TEST(Sampler, GreedyHonoursPenalties) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.frequency_penalty = 1.0f;
+  Sampler s(p, {});
+  EXPECT_EQ(s.sample(kLogits).token, 2);  // {1, 2, 3, 0}
+  EXPECT_EQ(s.sample(kLogits).token, 1);  // token 2: 3 - 1 = 2 ties token 1; the lower id wins
+  p.frequency_penalty = 0;
+  p.presence_penalty = 2.0f;
+  Sampler t(p, {});
+  EXPECT_EQ(t.sample(kLogits).token, 2);
+  EXPECT_EQ(t.sample(kLogits).token, 1);  // 3 - 2 = 1 < 2
+}
+
 TEST(Sampler, SameSeedSameTokens) {
   SamplingParams p;
   p.seed = 42;
