@@ -48,7 +48,62 @@ void Sampler::accept(int32_t token) {
   if (params_.repetition_penalty != 1.0f) ++seen_[token];
 }
 
-void Sampler::apply_penalties(std::vector<float>& logits) const {
+namespace {
+
+// Scratch of the thread that samples (the engine's step loop): vocabulary-sized buffers are
+// reused from token to token instead of being allocated for each.
+struct Scratch {
+  std::vector<float> logits;     // (vocab) logits after penalties, when there are any
+  std::vector<int32_t> ids;      // candidate token ids
+  std::vector<double> weights;   // (candidates) unnormalised probabilities
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// True if a's logit beats b's; equal logits put the lower token id first, so that no result
+// depends on the order in which candidates were looked at.
+struct Better {
+  std::span<const float> logits;
+  bool operator()(int32_t a, int32_t b) const {
+    const float la = logits[static_cast<size_t>(a)], lb = logits[static_cast<size_t>(b)];
+    return la > lb || (la == lb && a < b);
+  }
+};
+
+// The k best token ids, best first, in one pass over the vocabulary: `out` is a heap of the k best
+// so far whose front is the worst of them, so most tokens cost one comparison.
+void top_k_ids(std::span<const float> logits, size_t k, std::vector<int32_t>& out) {
+  out.clear();
+  k = std::min(k, logits.size());
+  if (k == 0) return;
+  const Better better{logits};
+  const auto n = static_cast<int32_t>(logits.size());
+  for (int32_t i = 0; i < n; ++i) {
+    if (out.size() < k) {
+      out.push_back(i);
+      std::push_heap(out.begin(), out.end(), better);
+    } else if (better(i, out.front())) {
+      std::pop_heap(out.begin(), out.end(), better);
+      out.back() = i;
+      std::push_heap(out.begin(), out.end(), better);
+    }
+  }
+  std::sort_heap(out.begin(), out.end(), better);
+}
+
+}  // namespace
+
+bool Sampler::has_penalties() const {
+  return !params_.logit_bias.empty() || params_.repetition_penalty != 1.0f || params_.presence_penalty != 0 ||
+         params_.frequency_penalty != 0;
+}
+
+std::span<const float> Sampler::adjusted(std::span<const float> raw) const {
+  if (!has_penalties()) return raw;
+  std::vector<float>& logits = scratch().logits;
+  logits.assign(raw.begin(), raw.end());
   for (const auto& [token, bias] : params_.logit_bias) logits[static_cast<size_t>(token)] += bias;
   if (params_.repetition_penalty != 1.0f) {
     for (const auto& [token, count] : seen_) {
@@ -60,26 +115,27 @@ void Sampler::apply_penalties(std::vector<float>& logits) const {
     logits[static_cast<size_t>(token)] -=
         params_.presence_penalty + params_.frequency_penalty * static_cast<float>(count);
   }
+  return logits;
 }
 
-// Softmax at the temperature, then top-k, top-p and min-p; returns the survivors renormalised,
-// most likely first. Ties keep the lower token id first, so results do not depend on sort details.
-std::vector<TokenProb> Sampler::filtered(std::span<const float> raw) const {
-  std::vector<float> logits(raw.begin(), raw.end());
-  apply_penalties(logits);
-  std::vector<int32_t> order(logits.size());
-  std::iota(order.begin(), order.end(), 0);
-  const auto by_logit = [&](int32_t a, int32_t b) {
-    return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
-           (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
-  };
-  const size_t k = params_.top_k > 0 ? std::min<size_t>(static_cast<size_t>(params_.top_k), order.size()) : order.size();
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(), by_logit);
-  order.resize(k);
-
+// Softmax at the temperature, then top-k, top-p and min-p; the survivors renormalised, most
+// likely first, into `out`.
+void Sampler::filtered(std::span<const float> raw, std::vector<TokenProb>& out) const {
+  const std::span<const float> logits = adjusted(raw);
+  Scratch& s = scratch();
+  std::vector<int32_t>& order = s.ids;
+  if (params_.top_k > 0) {
+    top_k_ids(logits, static_cast<size_t>(params_.top_k), order);
+  } else {
+    order.resize(logits.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), Better{logits});
+  }
+  const size_t k = order.size();
   const double t = params_.temperature;
   const double max_logit = logits[static_cast<size_t>(order[0])];
-  std::vector<double> p(k);
+  std::vector<double>& p = s.weights;
+  p.resize(k);
   double z = 0;
   for (size_t i = 0; i < k; ++i) z += p[i] = std::exp((logits[static_cast<size_t>(order[i])] - max_logit) / t);
   size_t keep = k;
@@ -96,29 +152,29 @@ std::vector<TokenProb> Sampler::filtered(std::span<const float> raw) const {
 
   double kept_mass = 0;
   for (size_t i = 0; i < keep; ++i) kept_mass += p[i];
-  std::vector<TokenProb> out(keep);
+  out.resize(keep);
   for (size_t i = 0; i < keep; ++i) out[i] = {order[i], static_cast<float>(p[i] / kept_mass)};
-  return out;
+}
+
+void Sampler::distribution_into(std::span<const float> logits, std::vector<TokenProb>& out) const {
+  PONDER_CHECK(!logits.empty(), "empty logits");
+  if (params_.temperature == 0) {
+    const std::span<const float> l = adjusted(logits);
+    out.assign(1, {static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin()), 1.0f});
+    return;
+  }
+  filtered(logits, out);
 }
 
 std::vector<TokenProb> Sampler::distribution(std::span<const float> logits) const {
-  PONDER_CHECK(!logits.empty(), "empty logits");
-  if (params_.temperature == 0) {
-    if (params_.logit_bias.empty() && params_.repetition_penalty == 1.0f && params_.presence_penalty == 0 &&
-        params_.frequency_penalty == 0) {
-      // Nothing to adjust: the argmax of the logits themselves, without copying the vocabulary.
-      return {{static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()), 1.0f}};
-    }
-    std::vector<float> l(logits.begin(), logits.end());
-    apply_penalties(l);
-    const auto best = static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
-    return {{best, 1.0f}};
-  }
-  return filtered(logits);
+  std::vector<TokenProb> out;
+  distribution_into(logits, out);
+  return out;
 }
 
 SampleResult Sampler::sample(std::span<const float> logits) {
-  const std::vector<TokenProb> dist = distribution(logits);
+  thread_local std::vector<TokenProb> dist;
+  distribution_into(logits, dist);
   int32_t token = dist[0].token;
   if (dist.size() > 1) {
     // One uniform draw against the cumulative distribution: reproducible for a given seed.
@@ -146,14 +202,9 @@ SampleResult Sampler::sample(std::span<const float> logits) {
       return static_cast<float>(logits[static_cast<size_t>(t)] - max_logit - std::log(z));
     };
     r.logprob = logprob(token);
-    std::vector<int32_t> ids(logits.size());
-    std::iota(ids.begin(), ids.end(), 0);
-    const size_t n = std::min<size_t>(static_cast<size_t>(params_.n_logprobs), ids.size());
-    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(), [&](int32_t a, int32_t b) {
-      return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
-             (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
-    });
-    for (size_t i = 0; i < n; ++i) r.top.push_back({ids[i], logprob(ids[i])});
+    std::vector<int32_t>& ids = scratch().ids;
+    top_k_ids(logits, static_cast<size_t>(params_.n_logprobs), ids);
+    for (const int32_t id : ids) r.top.push_back({id, logprob(id)});
   }
   return r;
 }

@@ -68,8 +68,12 @@ class Sampler {
   const SamplingParams& params() const { return params_; }
 
  private:
-  void apply_penalties(std::vector<float>& logits) const;
-  std::vector<TokenProb> filtered(std::span<const float> logits) const;
+  bool has_penalties() const;
+  // The logits after bias and penalties: `raw` itself when there are none, else a copy in this
+  // thread's scratch (valid until the next call on the thread).
+  std::span<const float> adjusted(std::span<const float> raw) const;
+  void filtered(std::span<const float> logits, std::vector<TokenProb>& out) const;
+  void distribution_into(std::span<const float> logits, std::vector<TokenProb>& out) const;
 
   SamplingParams params_;
   std::mt19937_64 rng_;

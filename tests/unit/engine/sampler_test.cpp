@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
 
 #include "core/error.h"
 
@@ -95,6 +98,42 @@ TEST(Sampler, GreedyAtTemperatureZero) {
   p.temperature = 0;
   Sampler s(p, {});
   for (int i = 0; i < 5; ++i) EXPECT_EQ(s.sample(kLogits).token, 2);
+}
+
+// A vocabulary-sized case with many equal logits: the k survivors are the k best by (logit, lower
+// id first), as a full sort finds them, with softmax weights.
+TEST(Sampler, TopKOverALargeVocabularyWithTies) {
+  std::vector<float> logits(50000);
+  std::mt19937 rng(7);
+  for (float& l : logits) l = static_cast<float>(rng() % 64) / 8.0f;  // 64 distinct values
+  SamplingParams p;
+  p.temperature = 0.7f;
+  p.top_k = 40;
+  p.top_p = 1.0f;
+  const auto d = Sampler(p, {}).distribution(logits);
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
+    return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+           (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+  });
+  ASSERT_EQ(d.size(), 40u);
+  double z = 0;
+  for (size_t i = 0; i < 40; ++i) z += std::exp((logits[static_cast<size_t>(ids[i])] - logits[static_cast<size_t>(ids[0])]) / 0.7);
+  for (size_t i = 0; i < 40; ++i) {
+    EXPECT_EQ(d[i].token, ids[i]) << i;
+    EXPECT_NEAR(d[i].p, std::exp((logits[static_cast<size_t>(ids[i])] - logits[static_cast<size_t>(ids[0])]) / 0.7) / z, 1e-6);
+  }
+}
+
+TEST(Sampler, LogprobsWithoutAlternatives) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.n_logprobs = 0;  // the chosen token's logprob, no alternatives
+  const SampleResult r = Sampler(p, {}).sample(kLogits);
+  EXPECT_EQ(r.token, 2);
+  EXPECT_NEAR(r.logprob, std::log(0.643914), 1e-5);
+  EXPECT_TRUE(r.top.empty());
 }
 
 TEST(Sampler, GreedyHonoursPenalties) {
