@@ -284,6 +284,7 @@ class ScriptedServeTest(unittest.TestCase):
         self.assertLess(m["ponder_generated_tokens_total"], 60000)
 
     def test_kv_exhaustion_queues_rather_than_fails(self):
+        # A context of 256 tokens holds one of these 160-token answers at a time.
         server, client = self.serve(self.overthinker, "--ctx", "256", "--parallel", "8")
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda i: client.chat.completions.create(
@@ -291,6 +292,12 @@ class ScriptedServeTest(unittest.TestCase):
         for r in results:
             self.assertEqual(r.choices[0].finish_reason, "length")
             self.assertEqual(r.usage.completion_tokens, 150)
+        # Four choices of one request start together for certain (separate requests may not
+        # overlap: the scripted model answers in milliseconds), so the cache runs out mid-answer
+        # and the engine preempts rather than fails.
+        r = client.chat.completions.create(model="overthinker", messages=user("Together"), max_tokens=150, n=4)
+        self.assertEqual([c.finish_reason for c in r.choices], ["length"] * 4)
+        self.assertEqual(r.usage.completion_tokens, 600)
         self.assertGreater(server.metrics()["ponder_preemptions_total"], 0)
 
     def test_full_queue_answers_429(self):
