@@ -135,10 +135,15 @@ void quantize_row(ActFormat f, const float* x, int64_t n_in, uint8_t* out) {
 
 constexpr int kMaxNc = R == 8 ? 4 : 8;
 
+// `prefetch`: the tile is the first to read its weight group in this slice of rows, so the group
+// comes from memory and is prefetched ahead (later tiles find it in cache). Batched decode of 16
+// sequences gained about 7% from it (ponder bench --batch 16, alternating runs); every tile
+// prefetching cost prefill of 64 tokens about a quarter.
 template <int NC>
 struct Tile {
   const uint8_t* a[NC];
   float* y[NC];
+  bool prefetch = NC == 1;
 };
 
 // Nibble vectors of one "qs 4×4R" sub-block: w[g] holds elements 4g..4g+3 of each row.
@@ -191,7 +196,7 @@ void tile_legacy(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
   for (int y = 0; y < NC; ++y) acc[y] = zerof();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = grp + b * kBlock;
-    if (NC == 1) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
+    if (t.prefetch) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
     const vf dw = load_f16(p);
     const uint8_t* qh = p + (kMin ? 4 : 2) * R;
     const uint8_t* qs = qh + (kFive ? 4 * R : 0);
@@ -248,7 +253,7 @@ void tile_q8_0(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   for (int y = 0; y < NC; ++y) acc[y] = zerof();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = grp + b * kBlock;
-    if (NC == 1) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
+    if (t.prefetch) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
     const vf dw = load_f16(p);
     vi isum[NC];
     for (int h = 0; h < 2; ++h) {
@@ -291,7 +296,7 @@ void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
   for (int y = 0; y < NC; ++y) acc[y] = zerof();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = grp + b * kBlock;
-    if (NC == 1) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
     const vi m6 = set1_8(0x3f), m4 = set1_8(0x0f), m2 = set1_8(0x03);
     const vi u0 = loadv(p + 4 * R), u2 = loadv(p + 12 * R);
     const vi s03 = and_v(u0, m6);
@@ -360,7 +365,7 @@ void tile_q6_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   for (int y = 0; y < NC; ++y) acc[y] = zerof();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = grp + b * kBlock;
-    if (NC == 1) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
     const uint8_t* scales = p + 2 * R;
     const uint8_t* ql = p + 18 * R;
     const uint8_t* qh = p + 146 * R;
@@ -520,8 +525,9 @@ inline int64_t group_bytes_of(DType t, int64_t n_in) {
 }
 
 template <int NC>
-void tile_rows(const MatmulArgs& m, int64_t g, int64_t y0, int valid, int64_t group_bytes) {
+void tile_rows(const MatmulArgs& m, int64_t g, int64_t y0, int valid, int64_t group_bytes, bool first) {
   Tile<NC> t;
+  t.prefetch = first;
   for (int c = 0; c < NC; ++c) {
     t.a[c] = m.act + (y0 + c) * m.act_stride;
     t.y[c] = m.y + (y0 + c) * m.n_out + g * R;
@@ -532,16 +538,18 @@ void tile_rows(const MatmulArgs& m, int64_t g, int64_t y0, int valid, int64_t gr
 // Rows [y0, y1) against group g alone.
 void rows_one_group(const MatmulArgs& m, int64_t g, int64_t y0, int64_t y1, int64_t group_bytes) {
   const int valid = static_cast<int>(min64(R, m.n_out - g * R));
-  for (; y0 + kMaxNc <= y1; y0 += kMaxNc) tile_rows<kMaxNc>(m, g, y0, valid, group_bytes);
+  const int64_t start = y0;
+  for (; y0 + kMaxNc <= y1; y0 += kMaxNc) tile_rows<kMaxNc>(m, g, y0, valid, group_bytes, y0 == start);
+  const bool first = y0 == start;
   switch (y1 - y0) {
     case 0: break;
-    case 1: tile_rows<1>(m, g, y0, valid, group_bytes); break;
-    case 2: tile_rows<2>(m, g, y0, valid, group_bytes); break;
-    case 3: tile_rows<3>(m, g, y0, valid, group_bytes); break;
-    case 4: tile_rows<4>(m, g, y0, valid, group_bytes); break;
-    case 5: tile_rows<5 <= kMaxNc ? 5 : 1>(m, g, y0, valid, group_bytes); break;
-    case 6: tile_rows<6 <= kMaxNc ? 6 : 1>(m, g, y0, valid, group_bytes); break;
-    case 7: tile_rows<7 <= kMaxNc ? 7 : 1>(m, g, y0, valid, group_bytes); break;
+    case 1: tile_rows<1>(m, g, y0, valid, group_bytes, first); break;
+    case 2: tile_rows<2>(m, g, y0, valid, group_bytes, first); break;
+    case 3: tile_rows<3>(m, g, y0, valid, group_bytes, first); break;
+    case 4: tile_rows<4>(m, g, y0, valid, group_bytes, first); break;
+    case 5: tile_rows<5 <= kMaxNc ? 5 : 1>(m, g, y0, valid, group_bytes, first); break;
+    case 6: tile_rows<6 <= kMaxNc ? 6 : 1>(m, g, y0, valid, group_bytes, first); break;
+    case 7: tile_rows<7 <= kMaxNc ? 7 : 1>(m, g, y0, valid, group_bytes, first); break;
     default: break;
   }
 }
