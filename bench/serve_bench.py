@@ -22,7 +22,8 @@ from serve_util import Server  # noqa: E402
 
 
 def stream_raw(url, body):
-    """Completion tokens of one streamed completion, read from its usage chunk."""
+    """Completion tokens of one streamed completion, read from its usage chunk (the server writes
+    compact JSON, so only that chunk holds `"usage":{`; the others carry no usage or null)."""
     u = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=3600)
     try:

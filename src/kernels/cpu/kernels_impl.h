@@ -143,7 +143,7 @@ template <int NC>
 struct Tile {
   const uint8_t* a[NC];
   float* y[NC];
-  bool prefetch = NC == 1;
+  bool prefetch = false;
 };
 
 // Nibble vectors of one "qs 4×4R" sub-block: w[g] holds elements 4g..4g+3 of each row.
