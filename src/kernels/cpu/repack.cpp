@@ -175,18 +175,15 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         put_f16(dst, r, blk.d);
         for (int i = 0; i < 16; ++i) dst[2 * R + i * R + r] = static_cast<uint8_t>(blk.scales[i]);
         q6k_values(blk, q);
-        uint8_t* ql_dst = dst + 18 * R;
-        uint8_t* qh_dst = dst + 146 * R;
-        for (int c = 0; c < 8; ++c) {
-          put_nibbles(ql_dst + c * 16 * R, R, r, q + 32 * c);
-          for (int j = 0; j < 4; ++j) {
-            uint8_t h0 = 0, h1 = 0;
-            for (int g = 0; g < 4; ++g) {
-              h0 |= static_cast<uint8_t>(((q[32 * c + 4 * g + j] >> 4) & 3) << (2 * g));
-              h1 |= static_cast<uint8_t>(((q[32 * c + 16 + 4 * g + j] >> 4) & 3) << (2 * g));
+        // Sub-block c (elements 16c..16c+15): vector v (v = 0..2) holds elements 16c + 4v + j
+        // in its low 6 bits and bits 2v, 2v+1 of element 16c + 12 + j in its top 2 bits.
+        for (int c = 0; c < 16; ++c) {
+          uint8_t* sub = dst + 18 * R + c * 12 * R;
+          for (int v = 0; v < 3; ++v) {
+            for (int j = 0; j < 4; ++j) {
+              const uint8_t top = static_cast<uint8_t>(((q[16 * c + 12 + j] >> (2 * v)) & 3) << 6);
+              sub[v * 4 * R + 4 * r + j] = static_cast<uint8_t>(q[16 * c + 4 * v + j] | top);
             }
-            qh_dst[c * 8 * R + 4 * r + j] = h0;
-            qh_dst[c * 8 * R + 4 * R + 4 * r + j] = h1;
           }
         }
         break;

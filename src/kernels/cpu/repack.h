@@ -11,14 +11,17 @@
 //   Q8_0  d[R] | 16 pairs × [R][2] int8
 //   Q4_K  d[R] | dmin[R] | 3 scale planes × [R][4] | 8 sub-blocks × qs 4×4R       (256 elements)
 //   Q5_K  d[R] | dmin[R] | 3 scale planes | 8 × qh 4R | 8 × qs 4×4R
-//   Q6_K  d[R] | scales 16 × [R] int8 | 8 chunks × ql 4×4R | 8 chunks × qh 2×4R
+//   Q6_K  d[R] | scales 16 × [R] int8 | 16 sub-blocks × q6 3×4R
 //   F32 / F16 / BF16: per element k, [R] values
 //
 // "qs 4×4R" is 32 unsigned quants of each row as nibbles: byte 4r + j of vector k (k = 0..3)
 // holds q[4k + j] in its low nibble and q[16 + 4k + j] in its high nibble, so the low nibbles of
 // vector k are elements 4k..4k+3 and the high nibbles elements 16 + 4k..; "qh 4R" holds the fifth
-// bit of element 4g + j at bit g of byte 4r + j. Q6_K's two high-bit vectors hold the top 2 bits of
-// element 4g + j at bits 2(g mod 4) of byte 4r + j of vector g / 4. Q4_K/Q5_K scale plane p holds
+// bit of element 4g + j at bit g of byte 4r + j. Q6_K's "q6 3×4R" is the 16 quants (0..63) of one
+// sub-block in three vectors: byte 4r + j of vector v holds q[4v + j] in its low 6 bits and bits
+// 2v, 2v+1 of q[12 + j] in its top 2, so three ANDs give elements 0..11 and the top bits, shifted
+// and ORed, elements 12..15 (11 vector ops per sub-block, where nibbles + high-bit planes took 17).
+// Q4_K/Q5_K scale plane p holds
 // the row's packed scale bytes 4p..4p+3 (unpacked in registers as ggml's get_scale_min_k4).
 #pragma once
 
