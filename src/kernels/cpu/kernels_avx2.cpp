@@ -161,10 +161,10 @@ template <int NG, int MAXP>
 PONDER_AI vi dot_plain(const vi* w, const int8_t* a) {
   return dot_scaled<NG, MAXP>(w, a, scale_one());
 }
-// Byte I of each int32 lane as the scale operand of dot_scaled.
-template <int I>
-PONDER_AI vi scale_from_byte(vi packed) {
-  return shuf8(packed, dword_mask(I, -1, I, -1));
+// Byte i (0..3) of each int32 lane as the scale operand of dot_scaled.
+// (Byte i + 0x80 still has its top bit set, so the zeroed bytes stay zero.)
+PONDER_AI vi scale_from_byte(vi packed, int i) {
+  return shuf8(packed, _mm256_add_epi8(dword_mask(0, -1, 0, -1), set1_8(static_cast<char>(i))));
 }
 // Small signed int32 lanes as the scale operand of dot_scaled.
 PONDER_AI vi scale_from_i32(vi x) { return blend_hi16(x, sll32<16>(x)); }

@@ -87,9 +87,8 @@ template <int NG, int MAXP>
 PONDER_AI vi dot_scaled(const vi* w, const int8_t* a, vi sc) {
   return _mm512_mullo_epi32(dot_plain<NG, MAXP>(w, a), sc);
 }
-template <int I>
-PONDER_AI vi scale_from_byte(vi packed) {
-  return shuf8(packed, dword_mask(I, -1, -1, -1));
+PONDER_AI vi scale_from_byte(vi packed, int i) {
+  return shuf8(packed, _mm512_add_epi8(dword_mask(0, -1, -1, -1), set1_8(static_cast<char>(i))));
 }
 template <int NG, int MAXP>
 PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
@@ -129,9 +128,8 @@ PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
   }
   return total;
 }
-template <int I>
-PONDER_AI vi scale_from_byte(vi packed) {
-  return shuf8(packed, dword_mask(I, -1, I, -1));
+PONDER_AI vi scale_from_byte(vi packed, int i) {
+  return shuf8(packed, _mm512_add_epi8(dword_mask(0, -1, 0, -1), set1_8(static_cast<char>(i))));
 }
 PONDER_AI vi scale_from_i32(vi x) { return blend_hi16(x, sll32<16>(x)); }
 template <int NP>

@@ -310,9 +310,8 @@ void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
     // with its fifth bits), so that four weight vectors live at a time: with all eight and the
     // fifth-bit masks the AVX2 tile spilled in its inner loop (kernel_bench, one Zen 3 thread:
     // decode 3.7 → 19 GB/s, batches of 64 rows 2.3× faster).
-    static_for<8>([&](auto i) {
-      constexpr int I = i;
-      const vi sc = scale_from_byte<I % 4>(I < 4 ? s03 : s47);
+    auto sub_block = [&](int I) __attribute__((always_inline)) {
+      const vi sc = scale_from_byte(I < 4 ? s03 : s47, I % 4);
       if constexpr (kFive) {
         static_for<2>([&](auto h) {
           constexpr int H = h;
@@ -333,7 +332,15 @@ void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
           isum[y] = add32(isum[y], dot_scaled<8, 8>(w, a[y].q + 256 * b + 32 * I, sc));
         }
       }
-    });
+    };
+    // Q5_K's batched tiles run the sub-blocks as a loop: unrolled, GCC interleaved them and
+    // spilled (kernel_bench, min of 5 or more: batches of 16 and 64 rows 15-23% faster as a loop).
+    // One-row (decode) tiles are 5-15% faster unrolled, and Q4_K's batches the same either way.
+    if constexpr (kFive && NC > 1) {
+      for (int I = 0; I < 8; ++I) sub_block(I);
+    } else {
+      static_for<8>([&](auto i) { sub_block(i); });
+    }
     const vi u1 = loadv(p + 8 * R);
     const vi m03 = and_v(u1, m6);
     const vi m47 = or_v(and_v(srl32<4>(u2), m4), sll32<4>(and_v(srl32<6>(u1), m2)));
@@ -675,7 +682,7 @@ int64_t probe_int8(int64_t iters) {
     a[y] = set1_8(static_cast<char>(y - 3));
     acc[y] = zeroi();
   }
-  const vi sc = scale_from_byte<0>(set1_32(3));
+  const vi sc = scale_from_byte(set1_32(3), 0);
   for (int64_t it = 0; it < iters; ++it) {
     for (int y = 0; y < kMaxNc; ++y) {
       __asm__ volatile("" : "+v"(a[y]));  // keeps the compiler from hoisting the invariant products
