@@ -21,8 +21,8 @@
 // sub-block in three vectors: byte 4r + j of vector v holds q[4v + j] in its low 6 bits and bits
 // 2v, 2v+1 of q[12 + j] in its top 2, so three ANDs give elements 0..11 and the top bits, shifted
 // and ORed, elements 12..15 (11 vector ops per sub-block, where nibbles + high-bit planes took 17).
-// Q4_K/Q5_K scale plane p holds
-// the row's packed scale bytes 4p..4p+3 (unpacked in registers as ggml's get_scale_min_k4).
+// Q4_K/Q5_K scale plane p holds the row's packed scale bytes 4p..4p+3 (unpacked in registers as
+// ggml's get_scale_min_k4).
 #pragma once
 
 #include <cstdint>
