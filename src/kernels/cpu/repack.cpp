@@ -21,6 +21,15 @@ void put_nibbles(uint8_t* dst, int R, int r, const uint8_t* q) {
   }
 }
 
+// Writes Q5_K's 32 quants (0..31) of row r as "q5 5×4R" (repack.h).
+void put_q5(uint8_t* dst, int R, int r, const uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    const int e5 = q[20 + j], e6 = q[24 + j], e7 = q[28 + j];
+    const int top[5] = {e5 & 7, (e5 >> 3) | ((e6 & 1) << 2), (e6 >> 1) & 7, (e6 >> 4) | ((e7 & 3) << 1), e7 >> 2};
+    for (int k = 0; k < 5; ++k) dst[k * 4 * R + 4 * r + j] = static_cast<uint8_t>(q[4 * k + j] | (top[k] << 5));
+  }
+}
+
 // Writes the fifth bits of 32 quants of row r as "qh 4R".
 void put_fifth_bits(uint8_t* dst, int R, int r, const uint8_t* q) {
   for (int j = 0; j < 4; ++j) {
@@ -162,11 +171,12 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         } else {
           qk_values(src + 16, nullptr, q);
         }
-        uint8_t* qh_dst = dst + 16 * R;
-        uint8_t* qs_dst = dst + (five ? 48 : 16) * R;
         for (int i = 0; i < 8; ++i) {
-          if (five) put_fifth_bits(qh_dst + i * 4 * R, R, r, q + 32 * i);
-          put_nibbles(qs_dst + i * 16 * R, R, r, q + 32 * i);
+          if (five) {
+            put_q5(dst + 16 * R + i * 20 * R, R, r, q + 32 * i);
+          } else {
+            put_nibbles(dst + 16 * R + i * 16 * R, R, r, q + 32 * i);
+          }
         }
         break;
       }

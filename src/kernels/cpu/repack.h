@@ -10,7 +10,7 @@
 //   Q5_0  d[R] | qh 4R | qs 4×4R             Q5_1  d[R] | m[R] | qh 4R | qs 4×4R
 //   Q8_0  d[R] | 16 pairs × [R][2] int8
 //   Q4_K  d[R] | dmin[R] | 3 scale planes × [R][4] | 8 sub-blocks × qs 4×4R       (256 elements)
-//   Q5_K  d[R] | dmin[R] | 3 scale planes | 8 × qh 4R | 8 × qs 4×4R
+//   Q5_K  d[R] | dmin[R] | 3 scale planes | 8 sub-blocks × q5 5×4R
 //   Q6_K  d[R] | scales 16 × [R] int8 | 16 sub-blocks × q6 3×4R
 //   F32 / F16 / BF16: per element k, [R] values
 //
@@ -21,6 +21,12 @@
 // sub-block in three vectors: byte 4r + j of vector v holds q[4v + j] in its low 6 bits and bits
 // 2v, 2v+1 of q[12 + j] in its top 2, so three ANDs give elements 0..11 and the top bits, shifted
 // and ORed, elements 12..15 (11 vector ops per sub-block, where nibbles + high-bit planes took 17).
+// Q5_K's "q5 5×4R" is the 32 quants (0..31) of one sub-block in five vectors: byte 4r + j of
+// vector k holds q[4k + j] in its low 5 bits, and the top 3 bits of the five vectors carry
+// q[20 + j], q[24 + j], q[28 + j] (vector 0: bits 0-2 of q[20+j]; 1: bits 3-4 of q[20+j], bit 0 of
+// q[24+j]; 2: bits 1-3 of q[24+j]; 3: bit 4 of q[24+j], bits 0-1 of q[28+j]; 4: bits 2-4 of
+// q[28+j]), so five ANDs give elements 0..19 and 18 more ops the other twelve (23 per sub-block,
+// where the nibbles and a fifth-bit plane took about 36).
 // Q4_K/Q5_K scale plane p holds the row's packed scale bytes 4p..4p+3 (unpacked in registers as
 // ggml's get_scale_min_k4).
 #pragma once
