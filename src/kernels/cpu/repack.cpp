@@ -30,6 +30,17 @@ void put_q5(uint8_t* dst, int R, int r, const uint8_t* q) {
   }
 }
 
+// Writes Q6_K's 16 quants (0..63) of row r as "q6 3×4R" (repack.h): vector v holds q[4v + j] in
+// its low 6 bits and bits 2v, 2v+1 of q[12 + j] in its top 2.
+void put_q6(uint8_t* dst, int R, int r, const uint8_t* q) {
+  for (int v = 0; v < 3; ++v) {
+    for (int j = 0; j < 4; ++j) {
+      const int top = (q[12 + j] >> (2 * v)) & 3;
+      dst[v * 4 * R + 4 * r + j] = static_cast<uint8_t>(q[4 * v + j] | (top << 6));
+    }
+  }
+}
+
 // Writes the fifth bits of 32 quants of row r as "qh 4R".
 void put_fifth_bits(uint8_t* dst, int R, int r, const uint8_t* q) {
   for (int j = 0; j < 4; ++j) {
@@ -185,17 +196,7 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         put_f16(dst, r, blk.d);
         for (int i = 0; i < 16; ++i) dst[2 * R + i * R + r] = static_cast<uint8_t>(blk.scales[i]);
         q6k_values(blk, q);
-        // Sub-block c (elements 16c..16c+15): vector v (v = 0..2) holds elements 16c + 4v + j
-        // in its low 6 bits and bits 2v, 2v+1 of element 16c + 12 + j in its top 2 bits.
-        for (int c = 0; c < 16; ++c) {
-          uint8_t* sub = dst + 18 * R + c * 12 * R;
-          for (int v = 0; v < 3; ++v) {
-            for (int j = 0; j < 4; ++j) {
-              const uint8_t top = static_cast<uint8_t>(((q[16 * c + 12 + j] >> (2 * v)) & 3) << 6);
-              sub[v * 4 * R + 4 * r + j] = static_cast<uint8_t>(q[16 * c + 4 * v + j] | top);
-            }
-          }
-        }
+        for (int c = 0; c < 16; ++c) put_q6(dst + 18 * R + c * 12 * R, R, r, q + 16 * c);
         break;
       }
       case DType::F32:
