@@ -60,9 +60,10 @@ void release_source_pages(const void* p, size_t bytes) {
   madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
-// Matmul work is split into this many runs of weight groups per thread (decode, prefill).
+// Decode splits a matmul into this many equal runs of weight groups per thread; batched rows
+// into shrinking runs, the smallest 1/kMinRunDivisor of the groups (CpuBackend::matmul).
 constexpr int64_t kDecodeRunsPerThread = 8;
-constexpr int64_t kPrefillRunsPerThread = 4;
+constexpr int64_t kMinRunDivisor = 64;
 
 // Threads pay off above this many elements of element-wise work.
 constexpr int64_t kParallelElements = 1 << 16;
@@ -168,12 +169,28 @@ class CpuBackend final : public Backend {
     const int64_t n_groups = (w.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
     // Runs of groups handed out to whichever thread is free: on a shared machine a thread that
     // loses its core for a while no longer holds the other at the end of every matmul. Decode
-    // streams the weights from memory, so small runs cost nothing; prefill re-reads its
-    // activation slice (kept in L2) once per run, so it takes fewer, larger runs.
-    const int64_t per_thread = n_rows == 1 ? kDecodeRunsPerThread : kPrefillRunsPerThread;
-    const int64_t n_runs = std::min<int64_t>(n_groups, per_thread * pool_.n_threads());
-    pool_.parallel_for_dynamic(n_runs, [&](int64_t i, int) {
-      k_.matmul(a, i * n_groups / n_runs, (i + 1) * n_groups / n_runs);
+    // streams the weights from memory, so small runs cost nothing; batched rows re-read their
+    // activation slice (kept in L2) once per run, so they start with large runs.
+    if (n_rows == 1) {
+      const int64_t n_runs = std::min<int64_t>(n_groups, kDecodeRunsPerThread * pool_.n_threads());
+      pool_.parallel_for_dynamic(n_runs, [&](int64_t i, int) {
+        k_.matmul(a, i * n_groups / n_runs, (i + 1) * n_groups / n_runs);
+      });
+      return;
+    }
+    // Batched rows: each run takes 1/(2 · threads) of the groups still left, down to
+    // 1/kMinRunDivisor of them all, so the runs shrink towards the end and the threads finish
+    // close together (equal runs left one thread waiting half a run on average).
+    run_bounds_.clear();
+    const int64_t t2 = 2 * pool_.n_threads();
+    const int64_t min_run = std::max<int64_t>(1, n_groups / kMinRunDivisor);
+    for (int64_t g = 0; g < n_groups;) {
+      run_bounds_.push_back(g);
+      g = std::min(n_groups, g + std::max(min_run, (n_groups - g) / t2));
+    }
+    run_bounds_.push_back(n_groups);
+    pool_.parallel_for_dynamic(static_cast<int64_t>(run_bounds_.size()) - 1, [&](int64_t i, int) {
+      k_.matmul(a, run_bounds_[static_cast<size_t>(i)], run_bounds_[static_cast<size_t>(i) + 1]);
     });
   }
 
@@ -372,6 +389,7 @@ class CpuBackend final : public Backend {
   std::vector<uint8_t> act_;                       // quantized activations (n_rows, act_row_bytes)
   std::vector<float> rope_cs_;                     // (n_tokens, head_dim) cos then sin per token
   std::vector<Tile> tiles_;                        // attention tiles of the current batch
+  std::vector<int64_t> run_bounds_;                // batched matmul runs of weight groups
   std::vector<std::vector<float>> thread_scratch_; // per thread: attention tiles, dequantized rows
 };
 
