@@ -182,11 +182,11 @@ class CpuBackend final : public Backend {
     // 1/kMinRunDivisor of them all, so the runs shrink towards the end and the threads finish
     // close together (equal runs left one thread waiting half a run on average).
     run_bounds_.clear();
-    const int64_t t2 = 2 * pool_.n_threads();
+    const int64_t parts = 2 * pool_.n_threads();
     const int64_t min_run = std::max<int64_t>(1, n_groups / kMinRunDivisor);
     for (int64_t g = 0; g < n_groups;) {
       run_bounds_.push_back(g);
-      g = std::min(n_groups, g + std::max(min_run, (n_groups - g) / t2));
+      g = std::min(n_groups, g + std::max(min_run, (n_groups - g) / parts));
     }
     run_bounds_.push_back(n_groups);
     pool_.parallel_for_dynamic(static_cast<int64_t>(run_bounds_.size()) - 1, [&](int64_t i, int) {
