@@ -169,24 +169,21 @@ class CpuBackend final : public Backend {
     const int64_t n_groups = (w.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
     // Runs of groups handed out to whichever thread is free: on a shared machine a thread that
     // loses its core for a while no longer holds the other at the end of every matmul. Decode
-    // streams the weights from memory, so small runs cost nothing; batched rows re-read their
-    // activation slice (kept in L2) once per run, so they start with large runs.
+    // streams the weights from memory, so small equal runs cost nothing. Batched rows re-read
+    // their activation slice (kept in L2) once per run, so each run takes 1/(2 · threads) of the
+    // groups still left, down to 1/kMinRunDivisor of them all: large runs first, shrinking
+    // towards the end so that the threads finish close together (equal runs left one thread
+    // waiting half a run on average).
+    run_bounds_.clear();
     if (n_rows == 1) {
       const int64_t n_runs = std::min<int64_t>(n_groups, kDecodeRunsPerThread * pool_.n_threads());
-      pool_.parallel_for_dynamic(n_runs, [&](int64_t i, int) {
-        k_.matmul(a, i * n_groups / n_runs, (i + 1) * n_groups / n_runs);
-      });
-      return;
-    }
-    // Batched rows: each run takes 1/(2 · threads) of the groups still left, down to
-    // 1/kMinRunDivisor of them all, so the runs shrink towards the end and the threads finish
-    // close together (equal runs left one thread waiting half a run on average).
-    run_bounds_.clear();
-    const int64_t parts = 2 * pool_.n_threads();
-    const int64_t min_run = std::max<int64_t>(1, n_groups / kMinRunDivisor);
-    for (int64_t g = 0; g < n_groups;) {
-      run_bounds_.push_back(g);
-      g = std::min(n_groups, g + std::max(min_run, (n_groups - g) / parts));
+      for (int64_t i = 0; i < n_runs; ++i) run_bounds_.push_back(i * n_groups / n_runs);
+    } else {
+      const int64_t parts = 2 * pool_.n_threads();
+      const int64_t min_run = std::max<int64_t>(1, n_groups / kMinRunDivisor);
+      for (int64_t g = 0; g < n_groups; g = std::min(n_groups, g + std::max(min_run, (n_groups - g) / parts))) {
+        run_bounds_.push_back(g);
+      }
     }
     run_bounds_.push_back(n_groups);
     pool_.parallel_for_dynamic(static_cast<int64_t>(run_bounds_.size()) - 1, [&](int64_t i, int) {
@@ -389,7 +386,7 @@ class CpuBackend final : public Backend {
   std::vector<uint8_t> act_;                       // quantized activations (n_rows, act_row_bytes)
   std::vector<float> rope_cs_;                     // (n_tokens, head_dim) cos then sin per token
   std::vector<Tile> tiles_;                        // attention tiles of the current batch
-  std::vector<int64_t> run_bounds_;                // batched matmul runs of weight groups
+  std::vector<int64_t> run_bounds_;                // matmul runs of weight groups (first, ..., n_groups)
   std::vector<std::vector<float>> thread_scratch_; // per thread: attention tiles, dequantized rows
 };
 
