@@ -38,6 +38,8 @@ std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in) {
   for (size_t b = 0; b + info.block_bytes <= w.size(); b += info.block_bytes) {
     switch (t) {
       case DType::Q6_K: std::memcpy(&w[b + 208], &small, 2); break;
+      case DType::Q3_K: std::memcpy(&w[b + 108], &small, 2); break;
+      case DType::Q2_K: std::memcpy(&w[b + 80], &small, 2); std::memcpy(&w[b + 82], &small, 2); break;
       case DType::F16: case DType::BF16: std::memcpy(&w[b], &small, 2); break;
       case DType::F32: { const float f = 0.001f; std::memcpy(&w[b], &f, 4); break; }
       default: std::memcpy(&w[b], &small, 2); if (t == DType::Q4_K || t == DType::Q5_K || t == DType::Q4_1) std::memcpy(&w[b + 2], &small, 2);
@@ -120,7 +122,8 @@ void BM_RmsNormSilu(benchmark::State& state) {
 void register_all() {
   const struct { const char* name; DType t; } types[] = {
       {"q4_0", DType::Q4_0}, {"q4_1", DType::Q4_1}, {"q5_0", DType::Q5_0}, {"q8_0", DType::Q8_0},
-      {"q4_K", DType::Q4_K}, {"q5_K", DType::Q5_K}, {"q6_K", DType::Q6_K}, {"f16", DType::F16},
+      {"q2_K", DType::Q2_K}, {"q3_K", DType::Q3_K}, {"q4_K", DType::Q4_K}, {"q5_K", DType::Q5_K},
+      {"q6_K", DType::Q6_K}, {"f16", DType::F16},
       {"bf16", DType::BF16}, {"f32", DType::F32}};
   for (const auto& t : types) {
     benchmark::RegisterBenchmark((std::string("Matmul/up/") + t.name).c_str(), BM_Matmul, t.t, 8960, 1536)

@@ -48,8 +48,25 @@ DType fallback(DType t, int64_t n_in) {
     case DType::Q4_K: return DType::Q5_0;
     case DType::Q5_K: return DType::Q5_1;
     case DType::Q6_K: return DType::Q8_0;
+    case DType::Q2_K: case DType::Q3_K:
+      fail("rows of {} elements are not a multiple of 256: llama.cpp stores such {} rows as IQ4_NL, which "
+           "Ponder cannot read; pick a preset whose widths are multiples of 256",
+           n_in, dtype_name(t));
     default: return t;
   }
+}
+
+// The file types: name, llama.cpp's general.file_type number.
+constexpr std::pair<const char*, int> kQuants[] = {{"q4_k_m", 15}, {"q3_k_m", 12}, {"q2_k", 10},
+                                                    {"q8_0", 7},    {"q4_0", 2},    {"f16", 1}};
+
+int file_type(const std::string& quant) {
+  for (const auto& [name, number] : kQuants) {
+    if (quant == name) return number;
+  }
+  std::vector<std::string> names;
+  for (const auto& q : kQuants) names.emplace_back(q.first);
+  fail("unknown quantization '{}' (known: {})", quant, fmt::join(names, ", "));
 }
 
 // splitmix64: fast, good enough for random quants.
@@ -107,6 +124,11 @@ void fill_random(DType t, std::span<uint8_t> out, uint64_t seed) {
         put_f16(p + 2, rng.uniform(0.0004f, 0.0008f));
         break;
       case DType::Q6_K: put_f16(p + 208, rng.uniform(0.00002f, 0.00004f)); break;
+      case DType::Q3_K: put_f16(p + 108, rng.uniform(0.0006f, 0.0012f)); break;
+      case DType::Q2_K:
+        put_f16(p + 80, rng.uniform(0.002f, 0.004f));
+        put_f16(p + 82, rng.uniform(0.002f, 0.004f));
+        break;
       default: fail("synthetic weights of type {} are not supported", dtype_name(t));
     }
   }
@@ -180,15 +202,27 @@ ModelConfig synthetic_config(const std::string& preset) {
 
 DType synthetic_tensor_type(const std::string& quant, const std::string& name, int64_t n_in, int64_t layer,
                             int64_t n_layers) {
+  file_type(quant);  // checks the name
   if (quant == "q8_0") return DType::Q8_0;
   if (quant == "q4_0") return DType::Q4_0;
   if (quant == "f16") return DType::F16;
-  PONDER_CHECK(quant == "q4_k_m", "unknown quantization '{}' (known: q4_k_m, q8_0, q4_0, f16)", quant);
   const bool is_output = name == "output.weight" || name == "token_embd.weight (tied)";
   if (is_output) return fallback(DType::Q6_K, n_in);
-  const bool more_bits = (name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight")) &&
-                         use_more_bits(layer, n_layers);
-  return fallback(more_bits ? DType::Q6_K : DType::Q4_K, n_in);
+  const bool attn_v = name.ends_with("attn_v.weight"), ffn_down = name.ends_with("ffn_down.weight");
+  const bool attn_output = name.ends_with("attn_output.weight");
+  DType t = DType::Q4_K;
+  if (quant == "q4_k_m") {
+    if ((attn_v || ffn_down) && use_more_bits(layer, n_layers)) t = DType::Q6_K;
+  } else if (quant == "q3_k_m") {
+    // attn_v: the first two layers Q5_K; ffn_down: the first sixteenth Q5_K.
+    t = attn_v ? (layer < 2 ? DType::Q5_K : DType::Q4_K)
+        : ffn_down ? (layer < n_layers / 16 ? DType::Q5_K : DType::Q4_K)
+        : attn_output ? DType::Q4_K
+                      : DType::Q3_K;
+  } else {  // q2_k; the presets q2_k can make (widths multiples of 256) have n_gqa() >= 4
+    t = attn_v ? DType::Q4_K : (ffn_down || attn_output) ? DType::Q3_K : DType::Q2_K;
+  }
+  return fallback(t, n_in);
 }
 
 GgufWriter synthetic_gguf(const std::string& preset, const std::string& quant, uint64_t seed) {
@@ -198,7 +232,7 @@ GgufWriter synthetic_gguf(const std::string& preset, const std::string& quant, u
   const std::string a = std::string(p.arch) + ".";
   w.set("general.architecture", GgufValue::make_string(p.arch));
   w.set("general.name", GgufValue::make_string(fmt::format("synthetic {} {}", preset, quant)));
-  w.set("general.file_type", GgufValue::make_uint(GgufType::U32, quant == "q4_k_m" ? 15 : quant == "q8_0" ? 7 : quant == "q4_0" ? 2 : 1));
+  w.set("general.file_type", GgufValue::make_uint(GgufType::U32, static_cast<uint64_t>(file_type(quant))));
   w.set(a + "block_count", GgufValue::make_uint(GgufType::U32, static_cast<uint64_t>(p.layers)));
   w.set(a + "embedding_length", GgufValue::make_uint(GgufType::U32, static_cast<uint64_t>(p.hidden)));
   w.set(a + "feed_forward_length", GgufValue::make_uint(GgufType::U32, static_cast<uint64_t>(p.intermediate)));

@@ -26,7 +26,9 @@ std::vector<std::string> synthetic_presets();
 // The config of a preset; throws ponder::Error naming the presets for an unknown one.
 ModelConfig synthetic_config(const std::string& preset);
 
-// Quantization mixes: "q4_k_m", "q8_0", "q4_0", "f16" (all matrices), as llama.cpp's file types.
+// Quantization mixes: "q4_k_m", "q3_k_m", "q2_k", "q8_0", "q4_0", "f16" (all matrices), as llama.cpp's
+// file types (q3_k_m and q2_k need widths that are multiples of 256: llama.cpp's fallback for
+// other rows is IQ4_NL).
 // Returns the dtype of tensor `name` (GGUF naming) with rows of n_in elements, in layer `layer`
 // of `n_layers` (layer ignored for non-layer tensors).
 DType synthetic_tensor_type(const std::string& quant, const std::string& name, int64_t n_in, int64_t layer,

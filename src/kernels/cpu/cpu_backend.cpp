@@ -28,7 +28,7 @@ ActFormat act_format(DType t) {
   switch (t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: return ActFormat::A8;
     case DType::Q8_0: return ActFormat::A16;
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ActFormat::AK;
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ActFormat::AK;
     default: return ActFormat::F32;
   }
 }

@@ -46,6 +46,7 @@ template <int N> PONDER_AI vi srl32(vi a) { return _mm256_srli_epi32(a, N); }
 template <int N> PONDER_AI vi sll32(vi a) { return _mm256_slli_epi32(a, N); }
 PONDER_AI vi add16(vi a, vi b) { return _mm256_add_epi16(a, b); }
 PONDER_AI vi add32(vi a, vi b) { return _mm256_add_epi32(a, b); }
+PONDER_AI vi sub16(vi a, vi b) { return _mm256_sub_epi16(a, b); }
 PONDER_AI vi sub32(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 PONDER_AI vi madd16(vi a, vi b) { return _mm256_madd_epi16(a, b); }
 PONDER_AI vi shuf8(vi a, vi m) { return _mm256_shuffle_epi8(a, m); }
@@ -166,6 +167,8 @@ PONDER_AI vi dot_plain(const vi* w, const int8_t* a) {
 PONDER_AI vi scale_from_byte(vi packed, int i) {
   return shuf8(packed, _mm256_add_epi8(dword_mask(0, -1, 0, -1), set1_8(static_cast<char>(i))));
 }
+// dot_scaled's scale operand lowered by k (both int16 of each pair).
+PONDER_AI vi scale_sub(vi sc, short k) { return sub16(sc, set1_16(k)); }
 // Small signed int32 lanes as the scale operand of dot_scaled.
 PONDER_AI vi scale_from_i32(vi x) { return blend_hi16(x, sll32<16>(x)); }
 // Σ over NP pairs: w16[p] (int16 pairs, R rows × 2) · a[2p..2p+1] (int16, broadcast; four pairs

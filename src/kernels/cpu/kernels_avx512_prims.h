@@ -28,6 +28,7 @@ template <int N> PONDER_AI vi srl32(vi a) { return _mm512_srli_epi32(a, N); }
 template <int N> PONDER_AI vi sll32(vi a) { return _mm512_slli_epi32(a, N); }
 PONDER_AI vi add16(vi a, vi b) { return _mm512_add_epi16(a, b); }
 PONDER_AI vi add32(vi a, vi b) { return _mm512_add_epi32(a, b); }
+PONDER_AI vi sub16(vi a, vi b) { return _mm512_sub_epi16(a, b); }
 PONDER_AI vi sub32(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 PONDER_AI vi madd16(vi a, vi b) { return _mm512_madd_epi16(a, b); }
 PONDER_AI vi shuf8(vi a, vi m) { return _mm512_shuffle_epi8(a, m); }
@@ -96,6 +97,7 @@ PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
   for (int g = 0; g < NG; ++g) acc = _mm512_dpbusd_epi32(acc, w[g], a);
   return _mm512_mullo_epi32(acc, sc);
 }
+PONDER_AI vi scale_sub(vi sc, short k) { return sub32(sc, set1_32(k)); }
 PONDER_AI vi scale_from_i32(vi x) { return x; }
 template <int NP>
 PONDER_AI vi dot16(const vi* w16, const int16_t* a) {
@@ -131,6 +133,7 @@ PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
 PONDER_AI vi scale_from_byte(vi packed, int i) {
   return shuf8(packed, _mm512_add_epi8(dword_mask(0, -1, 0, -1), set1_8(static_cast<char>(i))));
 }
+PONDER_AI vi scale_sub(vi sc, short k) { return sub16(sc, set1_16(k)); }
 PONDER_AI vi scale_from_i32(vi x) { return blend_hi16(x, sll32<16>(x)); }
 template <int NP>
 PONDER_AI vi dot16(const vi* w16, const int16_t* a) {

@@ -419,6 +419,122 @@ void tile_q6_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
+// Q2_K against AK activations: sixteen sub-blocks of 16 quants (0..3), each one vector ("q2 4R"),
+// with 4-bit scales and mins (the mins through the 16-element activation sums).
+template <int NC>
+void tile_q2_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 84 * R;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    const uint8_t* planes = p + 4 * R;
+    vi isum[NC], mins[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = mins[y] = zeroi();
+    const vi m2 = set1_8(3), m4 = set1_8(0x0f);
+    for (int c = 0; c < 16; ++c) {
+      const vi sc = and_v(scale_from_byte(loadv(planes + (c / 4) * 4 * R), c % 4), set1_16(15));
+      const vi v = loadv(p + 20 * R + c * 4 * R);
+      const vi w[4] = {and_v(v, m2), and_v(srl16<2>(v), m2), and_v(srl16<4>(v), m2), and_v(srl16<6>(v), m2)};
+      for (int y = 0; y < NC; ++y) {
+        isum[y] = add32(isum[y], dot_scaled<4, 4>(w, a[y].q + 256 * b + 16 * c, sc));
+      }
+    }
+    // The mins: Σ over sub-blocks of min · (sum of the sub-block's activations), by pairs.
+    for (int k = 0; k < 4; ++k) {
+      const vi m = and_v(srl16<4>(loadv(planes + k * 4 * R)), m4);
+      const vi lo = shuf8(m, dword_mask(0, -1, 1, -1)), hi = shuf8(m, dword_mask(2, -1, 3, -1));
+      for (int y = 0; y < NC; ++y) {
+        const int16_t* bs = a[y].bs16 + 16 * b + 4 * k;
+        mins[y] = add32(mins[y], add32(madd16(lo, bcast4(bs)), madd16(hi, bcast4(bs + 2))));
+      }
+    }
+    const vf dw = load_f16(p), dmw = load_f16(p + 2 * R);
+    for (int y = 0; y < NC; ++y) {
+      const vf da = set1f(a[y].d[b]);
+      acc[y] = fmaf(cvtf(isum[y]), mulf(dw, da), acc[y]);
+      acc[y] = fnmaf(cvtf(mins[y]), mulf(dmw, da), acc[y]);
+    }
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+// Q3_K against AK activations: sixteen sub-blocks of 16 quants made unsigned (0..7, "q3 3×4R" holds
+// two sub-blocks), with signed 6-bit scales stored + 32; the quants' -4 offset is applied through
+// the 16-element activation sums, as Q6_K's -32.
+template <int NC>
+void tile_q3_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 110 * R;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    // The sixteen scales (0..63, stored + 32) as four bytes per lane in four vectors: scale i's low
+    // 4 bits are nibble i / 8 of packed byte i % 8, its top 2 bits bits 2 (i / 4) of byte 8 + i % 4.
+    const vi m4 = set1_8(0x0f), m2 = set1_8(3);
+    const vi u0 = loadv(p + 2 * R), u1 = loadv(p + 6 * R), u2 = loadv(p + 10 * R);
+    const vi sv[4] = {or_v(and_v(u0, m4), sll32<4>(and_v(u2, m2))),
+                      or_v(and_v(u1, m4), sll32<4>(and_v(srl32<2>(u2), m2))),
+                      or_v(and_v(srl32<4>(u0), m4), sll32<4>(and_v(srl32<4>(u2), m2))),
+                      or_v(and_v(srl32<4>(u1), m4), sll32<4>(and_v(srl32<6>(u2), m2)))};
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    const vi m3 = set1_8(7);
+    for (int P = 0; P < 8; ++P) {
+      const uint8_t* q3 = p + 14 * R + P * 12 * R;
+      // Two sub-blocks in halves of four weight vectors, as Q5_K (tile_q45_k).
+      static_for<2>([&](auto h) {
+        constexpr int H = h;
+        const int c = 2 * P + H;
+        const vi sc = scale_sub(scale_from_byte(sv[c / 4], c % 4), 32);
+        vi w[4];
+        if constexpr (H == 0) {
+          const vi v0 = loadv(q3), v1 = loadv(q3 + 4 * R);
+          w[0] = and_v(v0, m3);
+          w[1] = and_v(srl16<3>(v0), m3);
+          w[2] = and_v(v1, m3);
+          w[3] = and_v(srl16<3>(v1), m3);
+        } else {
+          const vi v0 = loadv(q3), v1 = loadv(q3 + 4 * R), v2 = loadv(q3 + 8 * R);
+          w[0] = and_v(v2, m3);
+          w[1] = and_v(srl16<3>(v2), m3);
+          w[2] = or_v(srl16<6>(and_v(v0, set1_8(static_cast<char>(0xc0)))), srl16<4>(and_v(v1, set1_8(0x40))));
+          w[3] = or_v(srl16<7>(and_v(v1, set1_8(static_cast<char>(0x80)))),
+                      srl16<5>(and_v(v2, set1_8(static_cast<char>(0xc0)))));
+        }
+        for (int y = 0; y < NC; ++y) {
+          isum[y] = add32(isum[y], dot_scaled<4, 4>(w, a[y].q + 256 * b + 16 * c, sc));
+        }
+      });
+    }
+    // The -4 offset: Σ over sub-blocks of scale · (sum of the sub-block's activations), by pairs.
+    vi off[NC];
+    for (int y = 0; y < NC; ++y) off[y] = zeroi();
+    for (int k = 0; k < 4; ++k) {
+      const vi lo = sub16(shuf8(sv[k], dword_mask(0, -1, 1, -1)), set1_16(32));
+      const vi hi = sub16(shuf8(sv[k], dword_mask(2, -1, 3, -1)), set1_16(32));
+      for (int y = 0; y < NC; ++y) {
+        const int16_t* bs = a[y].bs16 + 16 * b + 4 * k;
+        off[y] = add32(off[y], add32(madd16(lo, bcast4(bs)), madd16(hi, bcast4(bs + 2))));
+      }
+    }
+    const vf dw = load_f16(p);
+    for (int y = 0; y < NC; ++y) {
+      const vi s = sub32(isum[y], sll32<2>(off[y]));
+      acc[y] = fmaf(cvtf(s), mulf(dw, set1f(a[y].d[b])), acc[y]);
+    }
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
 // F32 / F16 / BF16 weights against float activations: NG groups × NC rows, one FMA chain per
 // output in element order (so the tile shape does not change any result).
 template <DType T>
@@ -503,6 +619,8 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
     case DType::Q5_0: tile_legacy<DType::Q5_0, NC>(grp, n_in, tile, valid); break;
     case DType::Q5_1: tile_legacy<DType::Q5_1, NC>(grp, n_in, tile, valid); break;
     case DType::Q8_0: tile_q8_0<NC>(grp, n_in, tile, valid); break;
+    case DType::Q2_K: tile_q2_k<NC>(grp, n_in, tile, valid); break;
+    case DType::Q3_K: tile_q3_k<NC>(grp, n_in, tile, valid); break;
     case DType::Q4_K: tile_q45_k<false, NC>(grp, n_in, tile, valid); break;
     case DType::Q5_K: tile_q45_k<true, NC>(grp, n_in, tile, valid); break;
     case DType::Q6_K: tile_q6_k<NC>(grp, n_in, tile, valid); break;
@@ -517,6 +635,8 @@ inline int64_t group_bytes_of(DType t, int64_t n_in) {
     case DType::Q5_0: return n_in / 32 * 22 * R;
     case DType::Q5_1: return n_in / 32 * 24 * R;
     case DType::Q8_0: return n_in / 32 * 34 * R;
+    case DType::Q2_K: return n_in / 256 * 84 * R;
+    case DType::Q3_K: return n_in / 256 * 110 * R;
     case DType::Q4_K: return n_in / 256 * 144 * R;
     case DType::Q5_K: return n_in / 256 * 176 * R;
     case DType::Q6_K: return n_in / 256 * 210 * R;

@@ -41,6 +41,23 @@ void put_q6(uint8_t* dst, int R, int r, const uint8_t* q) {
   }
 }
 
+// Writes Q2_K's 16 quants (0..3) of one sub-block of row r as "q2 4R" (repack.h).
+void put_q2(uint8_t* dst, int R, int r, const uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    dst[4 * r + j] = static_cast<uint8_t>(q[j] | (q[4 + j] << 2) | (q[8 + j] << 4) | (q[12 + j] << 6));
+  }
+}
+
+// Writes Q3_K's 32 quants (0..7) of two sub-blocks of row r as "q3 3×4R" (repack.h).
+void put_q3(uint8_t* dst, int R, int r, const uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    const int e6 = q[24 + j], e7 = q[28 + j];
+    dst[4 * r + j] = static_cast<uint8_t>(q[j] | (q[4 + j] << 3) | ((e6 & 3) << 6));
+    dst[4 * R + 4 * r + j] = static_cast<uint8_t>(q[8 + j] | (q[12 + j] << 3) | ((e6 >> 2) << 6) | ((e7 & 1) << 7));
+    dst[8 * R + 4 * r + j] = static_cast<uint8_t>(q[16 + j] | (q[20 + j] << 3) | ((e7 >> 1) << 6));
+  }
+}
+
 // Writes the fifth bits of 32 quants of row r as "qh 4R".
 void put_fifth_bits(uint8_t* dst, int R, int r, const uint8_t* q) {
   for (int j = 0; j < 4; ++j) {
@@ -84,6 +101,20 @@ void qk_values(const uint8_t* qs, const uint8_t* qh, uint8_t* q) {
   }
 }
 
+// All 256 quants of a Q2_K block (0..3), or of a Q3_K block with its high bits (0..7: the stored
+// quant + 4, so that it is unsigned).
+void q23k_values(const uint8_t* qs, const uint8_t* hmask, uint8_t* q) {
+  for (int h = 0; h < 2; ++h) {
+    for (int s = 0; s < 4; ++s) {
+      for (int l = 0; l < 32; ++l) {
+        const int e = 128 * h + 32 * s + l;
+        q[e] = static_cast<uint8_t>((qs[32 * h + l] >> (2 * s)) & 3);
+        if (hmask != nullptr) q[e] |= static_cast<uint8_t>(((hmask[l] >> (4 * h + s)) & 1) << 2);
+      }
+    }
+  }
+}
+
 void q6k_values(const BlockQ6_K& b, uint8_t* q) {
   for (int h = 0; h < 2; ++h) {
     for (int l = 0; l < 32; ++l) {
@@ -109,6 +140,8 @@ PackedBlock packed_block(DType t) {
     case DType::Q5_0: return {32, 22};
     case DType::Q5_1: return {32, 24};
     case DType::Q8_0: return {32, 34};
+    case DType::Q2_K: return {256, 84};
+    case DType::Q3_K: return {256, 110};
     case DType::Q4_K: return {256, 144};
     case DType::Q5_K: return {256, 176};
     case DType::Q6_K: return {256, 210};
@@ -167,6 +200,23 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         }
         break;
       }
+      case DType::Q2_K: {
+        const auto blk = load_block<BlockQ2_K>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        put_f16(dst + 2 * R, r, blk.dmin);
+        for (int p = 0; p < 4; ++p) std::memcpy(dst + 4 * R + p * 4 * R + 4 * r, blk.scales + 4 * p, 4);
+        q23k_values(blk.qs, nullptr, q);
+        for (int c = 0; c < 16; ++c) put_q2(dst + 20 * R + c * 4 * R, R, r, q + 16 * c);
+        break;
+      }
+      case DType::Q3_K: {
+        const auto blk = load_block<BlockQ3_K>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int p = 0; p < 3; ++p) std::memcpy(dst + 2 * R + p * 4 * R + 4 * r, blk.scales + 4 * p, 4);
+        q23k_values(blk.qs, blk.hmask, q);
+        for (int i = 0; i < 8; ++i) put_q3(dst + 14 * R + i * 12 * R, R, r, q + 32 * i);
+        break;
+      }
       case DType::Q4_K:
       case DType::Q5_K: {
         const bool five = t == DType::Q5_K;
@@ -217,7 +267,8 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
 bool has_packed_layout(DType t) {
   switch (t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::F32: case DType::F16: case DType::BF16:
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+    case DType::F32: case DType::F16: case DType::BF16:
       return true;
     default:
       return false;

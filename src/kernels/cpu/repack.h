@@ -9,7 +9,9 @@
 //   Q4_0  d[R] f16 | qs 4×4R                 Q4_1  d[R] | m[R] f16 | qs 4×4R
 //   Q5_0  d[R] | qh 4R | qs 4×4R             Q5_1  d[R] | m[R] | qh 4R | qs 4×4R
 //   Q8_0  d[R] | 16 pairs × [R][2] int8
-//   Q4_K  d[R] | dmin[R] | 3 scale planes × [R][4] | 8 sub-blocks × qs 4×4R       (256 elements)
+//   Q2_K  d[R] | dmin[R] | 4 scale planes × [R][4] | 16 sub-blocks × q2 4R        (256 elements)
+//   Q3_K  d[R] | 3 scale planes × [R][4] | 8 pairs of sub-blocks × q3 3×4R
+//   Q4_K  d[R] | dmin[R] | 3 scale planes × [R][4] | 8 sub-blocks × qs 4×4R
 //   Q5_K  d[R] | dmin[R] | 3 scale planes | 8 sub-blocks × q5 5×4R
 //   Q6_K  d[R] | scales 16 × [R] int8 | 16 sub-blocks × q6 3×4R
 //   F32 / F16 / BF16: per element k, [R] values
@@ -27,8 +29,13 @@
 // q[24+j]; 2: bits 1-3 of q[24+j]; 3: bit 4 of q[24+j], bits 0-1 of q[28+j]; 4: bits 2-4 of
 // q[28+j]), so five ANDs give elements 0..19 and 18 more ops the other twelve (23 per sub-block,
 // where the nibbles and a fifth-bit plane took about 36).
-// Q4_K/Q5_K scale plane p holds the row's packed scale bytes 4p..4p+3 (unpacked in registers as
-// ggml's get_scale_min_k4).
+// Q2_K's "q2 4R" is the 16 quants (0..3) of one sub-block in one vector: byte 4r + j holds q[4g + j]
+// at bits 2g, 2g+1. Q3_K's "q3 3×4R" is the 32 quants of two sub-blocks, each made unsigned (0..7:
+// the GGUF quant + 4), in three vectors: byte 4r + j of vectors 0, 1, 2 holds q[8v + j] in bits 0-2
+// and q[8v + 4 + j] in bits 3-5; their top 2 bits carry q[24 + j] (vector 0: bits 0-1; 1: bit 2)
+// and q[28 + j] (vector 1: bit 0; 2: bits 1-2).
+// Q2_K/Q3_K/Q4_K/Q5_K scale plane p holds the row's packed scale bytes 4p..4p+3, unpacked in
+// registers (Q4_K/Q5_K as ggml's get_scale_min_k4).
 #pragma once
 
 #include <cstdint>

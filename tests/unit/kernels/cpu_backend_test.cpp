@@ -8,7 +8,7 @@
 //  - Q8_0: 1e-8. Activations are quantized to int16 per block of 32 (relative step 1/32767).
 //  - Q4_0 / Q4_1 / Q5_0 / Q5_1: 1e-4. Activations quantized to int8 per block of 32, as llama.cpp's
 //    q8_0 / q8_1: a relative step of 1/127 of the block's largest value (measured 1e-5 .. 5e-5).
-//  - Q4_K / Q5_K / Q6_K: 2e-4. Activations quantized to int8 per block of 256 (Q8_K): a coarser
+//  - Q2_K / Q3_K / Q4_K / Q5_K / Q6_K: 2e-4. Activations quantized to int8 per block of 256 (Q8_K): a coarser
 //    scale than per 32 (measured 2e-5 .. 8e-5).
 //  With fewer than 64 outputs the estimate itself is noisy (one small output dominates), so those
 //  cases get 10× the threshold (measured up to 5.4e-4 for Q4_K with 5 outputs).
@@ -89,6 +89,11 @@ std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in, uint32
       case DType::Q6_K: put(b, 208, scale(rng) / 32); break;
       case DType::Q2_K: put(b, 80, scale(rng)); put(b, 82, scale(rng)); break;
       case DType::Q3_K: put(b, 108, scale(rng) / 8); break;
+      case DType::Q8_K: {
+        const float d = scale(rng) / 8;
+        std::memcpy(w.data() + b * info.block_bytes, &d, 4);
+        break;
+      }
       default: break;
     }
   }
@@ -151,8 +156,8 @@ void check_matmul(Backend& cpu, Backend& ref, DType t, int64_t n_out, int64_t n_
 }
 
 TEST_P(CpuBackendTest, MatmulEveryDtypeOddShapes) {
-  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
-                         DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  const DType types[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                         DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
   uint32_t seed = 1;
   for (DType t : types) {
     const int64_t block = dtype_info(t).block_elems;
@@ -166,7 +171,8 @@ TEST_P(CpuBackendTest, MatmulEveryDtypeOddShapes) {
 }
 
 TEST_P(CpuBackendTest, MatmulFallbackTypesAndUnuploadedMatrices) {
-  for (DType t : {DType::Q2_K, DType::Q3_K}) {
+  {
+    const DType t = DType::Q8_K;  // no repacked layout (not a weight type in practice, but readable)
     const auto bytes = random_weights(t, 37, 512, 7);
     const MatrixView host{bytes.data(), t, 37, 512, dtype_bytes(t, 512)};
     const MatrixView up = cpu_->upload_matrix(host);
