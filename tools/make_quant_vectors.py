@@ -57,9 +57,13 @@ SOURCE_NONE, SOURCE_GGUF, SOURCE_GGML = 0, 1, 2
 F16_SCALE_OFFSETS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
+    T.IQ4_NL: [0], T.IQ4_XS: [0],
 }
 DEQUANT_TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0,
                  T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K, T.Q8_K]
+# Added later, drawn from their own generator so the files above stay byte-identical.
+DEQUANT_TYPES_IQ = [T.IQ4_NL, T.IQ4_XS]
+IQ_SEED = 20261123
 QUANT_TYPES = [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_K, T.Q6_K]
 GGML_QUANTIZERS = {T.Q4_0: "quantize_row_q4_0_ref", T.Q8_0: "quantize_row_q8_0_ref",
                    T.Q4_K: "quantize_row_q4_K_ref", T.Q6_K: "quantize_row_q6_K_ref"}
@@ -421,7 +425,11 @@ def main() -> None:
     xf = fuzz_rows()
     for t in FUZZ_TYPES:
         total += write_fuzz(args.out, xf, t, ggml)
-    print(f"wrote {len(DEQUANT_TYPES) + len(QUANT_TYPES) + len(FUZZ_TYPES) + 1} files, {total} bytes, to {args.out}"
+    rng_iq = np.random.default_rng(IQ_SEED)
+    for t in DEQUANT_TYPES_IQ:
+        total += write_dequant(args.out, rng_iq, t, ggml)
+    n_files = len(DEQUANT_TYPES) + len(DEQUANT_TYPES_IQ) + len(QUANT_TYPES) + len(FUZZ_TYPES) + 1
+    print(f"wrote {n_files} files, {total} bytes, to {args.out}"
           + ("" if ggml else " (no ggml: Q4_K / Q6_K without reference bytes)"))
 
 

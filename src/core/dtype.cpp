@@ -23,6 +23,7 @@ constexpr std::array kTypes = {
     Entry{DType::Q2_K, {"q2_K", 256, 84, true}},  Entry{DType::Q3_K, {"q3_K", 256, 110, true}},
     Entry{DType::Q4_K, {"q4_K", 256, 144, true}}, Entry{DType::Q5_K, {"q5_K", 256, 176, true}},
     Entry{DType::Q6_K, {"q6_K", 256, 210, true}}, Entry{DType::Q8_K, {"q8_K", 256, 292, true}},
+    Entry{DType::IQ4_NL, {"iq4_nl", 32, 18, true}}, Entry{DType::IQ4_XS, {"iq4_xs", 256, 136, true}},
     Entry{DType::I8, {"i8", 1, 1, false}},        Entry{DType::I16, {"i16", 1, 2, false}},
     Entry{DType::I32, {"i32", 1, 4, false}},      Entry{DType::I64, {"i64", 1, 8, false}},
     Entry{DType::F64, {"f64", 1, 8, false}},      Entry{DType::BF16, {"bf16", 1, 2, false}},

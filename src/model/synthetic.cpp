@@ -48,16 +48,13 @@ DType fallback(DType t, int64_t n_in) {
     case DType::Q4_K: return DType::Q5_0;
     case DType::Q5_K: return DType::Q5_1;
     case DType::Q6_K: return DType::Q8_0;
-    case DType::Q2_K: case DType::Q3_K:
-      fail("rows of {} elements are not a multiple of 256: llama.cpp stores such {} rows as IQ4_NL, which "
-           "Ponder cannot read; pick a preset whose widths are multiples of 256",
-           n_in, dtype_name(t));
+    case DType::Q2_K: case DType::Q3_K: case DType::IQ4_XS: return DType::IQ4_NL;
     default: return t;
   }
 }
 
 // The file types: name, llama.cpp's general.file_type number.
-constexpr std::pair<const char*, int> kQuants[] = {{"q4_k_m", 15}, {"q3_k_m", 12}, {"q2_k", 10},
+constexpr std::pair<const char*, int> kQuants[] = {{"q4_k_m", 15}, {"iq4_xs", 30}, {"q3_k_m", 12}, {"q2_k", 10},
                                                     {"q8_0", 7},    {"q4_0", 2},    {"f16", 1}};
 
 int file_type(const std::string& quant) {
@@ -125,6 +122,8 @@ void fill_random(DType t, std::span<uint8_t> out, uint64_t seed) {
         break;
       case DType::Q6_K: put_f16(p + 208, rng.uniform(0.00002f, 0.00004f)); break;
       case DType::Q3_K: put_f16(p + 108, rng.uniform(0.0006f, 0.0012f)); break;
+      case DType::IQ4_NL: put_f16(p, rng.uniform(0.0003f, 0.0006f)); break;
+      case DType::IQ4_XS: put_f16(p, rng.uniform(0.00001f, 0.00002f)); break;
       case DType::Q2_K:
         put_f16(p + 80, rng.uniform(0.002f, 0.004f));
         put_f16(p + 82, rng.uniform(0.002f, 0.004f));
@@ -201,7 +200,7 @@ ModelConfig synthetic_config(const std::string& preset) {
 }
 
 DType synthetic_tensor_type(const std::string& quant, const std::string& name, int64_t n_in, int64_t layer,
-                            int64_t n_layers) {
+                            int64_t n_layers, int64_t n_gqa) {
   file_type(quant);  // checks the name
   if (quant == "q8_0") return DType::Q8_0;
   if (quant == "q4_0") return DType::Q4_0;
@@ -219,8 +218,10 @@ DType synthetic_tensor_type(const std::string& quant, const std::string& name, i
         : ffn_down ? (layer < n_layers / 16 ? DType::Q5_K : DType::Q4_K)
         : attn_output ? DType::Q4_K
                       : DType::Q3_K;
-  } else {  // q2_k; the presets q2_k can make (widths multiples of 256) have n_gqa() >= 4
-    t = attn_v ? DType::Q4_K : (ffn_down || attn_output) ? DType::Q3_K : DType::Q2_K;
+  } else if (quant == "iq4_xs") {  // without an importance matrix
+    t = (attn_v && n_gqa >= 4) || (ffn_down && layer < n_layers / 8) ? DType::Q5_K : DType::IQ4_XS;
+  } else {  // q2_k
+    t = attn_v ? (n_gqa >= 4 ? DType::Q4_K : DType::Q3_K) : (ffn_down || attn_output) ? DType::Q3_K : DType::Q2_K;
   }
   return fallback(t, n_in);
 }
@@ -246,7 +247,7 @@ GgufWriter synthetic_gguf(const std::string& preset, const std::string& quant, u
 
   uint64_t tensor_seed = seed * 1000003;
   auto matrix = [&](const std::string& name, const std::string& role, int64_t n_out, int64_t n_in, int64_t layer) {
-    const DType t = synthetic_tensor_type(quant, role, n_in, layer, p.layers);
+    const DType t = synthetic_tensor_type(quant, role, n_in, layer, p.layers, p.heads / p.kv_heads);
     const uint64_t s = ++tensor_seed;
     w.add_tensor_fill(name, t, {n_out, n_in}, [t, s](std::span<uint8_t> out) { fill_random(t, out, s); });
   };

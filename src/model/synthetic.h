@@ -3,7 +3,7 @@
 // The shapes are those of the models' config.json; the quantization mixes follow llama.cpp's
 // llama_tensor_get_type for the same file type (Q4_K_M: Q6_K for the output / tied embedding and
 // for attn_v and ffn_down of the layers use_more_bits picks, Q4_K elsewhere; K types fall back to
-// Q5_0 / Q8_0 for rows that are not a multiple of 256, as llama.cpp's quantizer does).
+// Q5_0 / Q5_1 / Q8_0 / IQ4_NL for rows that are not a multiple of 256, as llama.cpp's quantizer does).
 //
 // Quants are random bytes with finite f16 scales chosen so weights have a plausible spread, so
 // every kernel path is exercised and timings equal a real model's; the outputs are meaningless.
@@ -26,13 +26,12 @@ std::vector<std::string> synthetic_presets();
 // The config of a preset; throws ponder::Error naming the presets for an unknown one.
 ModelConfig synthetic_config(const std::string& preset);
 
-// Quantization mixes: "q4_k_m", "q3_k_m", "q2_k", "q8_0", "q4_0", "f16" (all matrices), as llama.cpp's
-// file types (q3_k_m and q2_k need widths that are multiples of 256: llama.cpp's fallback for
-// other rows is IQ4_NL).
+// Quantization mixes: "q4_k_m", "iq4_xs", "q3_k_m", "q2_k", "q8_0", "q4_0", "f16" (all matrices), as
+// llama.cpp's file types (iq4_xs as made without an importance matrix).
 // Returns the dtype of tensor `name` (GGUF naming) with rows of n_in elements, in layer `layer`
-// of `n_layers` (layer ignored for non-layer tensors).
+// of `n_layers` (layer ignored for non-layer tensors), for a model with n_gqa query heads per KV head.
 DType synthetic_tensor_type(const std::string& quant, const std::string& name, int64_t n_in, int64_t layer,
-                            int64_t n_layers);
+                            int64_t n_layers, int64_t n_gqa);
 
 // A GGUF writer holding the whole model; tensors are generated while writing.
 GgufWriter synthetic_gguf(const std::string& preset, const std::string& quant, uint64_t seed = 1);

@@ -144,6 +144,28 @@ struct BlockQ8_K {
   int16_t bsums[QK_K / 16];    // sum of qs per 16 elements
 };
 
+// IQ4_NL: x[j] = d * kIq4nlValues[q[j]], q in [0, 15]: a non-linear grid of 16 int8 values, denser
+// near zero; nibble order as Q4_0. 4.5 bits per weight.
+struct BlockIQ4_NL {
+  uint16_t d;              // f16 scale
+  uint8_t qs[QK4_0 / 2];  // nibbles
+};
+
+// IQ4_XS: 8 sub-blocks of 32 with 6-bit scales stored + 32; x = d * (ls_i - 32) * kIq4nlValues[q].
+// ls_i's low 4 bits are nibble i % 2 of scales_l[i / 2], its top 2 bits bits 2i, 2i+1 of scales_h.
+// qs[16i + j] holds element 32i + j in its low nibble and 32i + 16 + j in its high nibble.
+// 4.25 bits per weight.
+struct BlockIQ4_XS {
+  uint16_t d;                 // f16 super-block scale
+  uint16_t scales_h;          // top 2 bits of the 8 scales
+  uint8_t scales_l[QK_K / 64];  // low 4 bits of the 8 scales
+  uint8_t qs[QK_K / 2];       // nibbles
+};
+
+// The grid of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
+
 // The sizes are the contract with the file format; these must match ggml and core/dtype.cpp.
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
@@ -157,6 +179,8 @@ static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
+static_assert(sizeof(BlockIQ4_NL) == 18);
+static_assert(sizeof(BlockIQ4_XS) == 136);
 static_assert(offsetof(BlockQ2_K, d) == 80 && offsetof(BlockQ3_K, d) == 108);
 static_assert(offsetof(BlockQ4_K, qs) == 16 && offsetof(BlockQ5_K, qs) == 48);
 static_assert(offsetof(BlockQ6_K, scales) == 192 && offsetof(BlockQ6_K, d) == 208);

@@ -39,6 +39,8 @@ constexpr Codec kCodecs[] = {
     {DType::Q5_K, detail::dequantize_q5_k, nullptr},
     {DType::Q6_K, detail::dequantize_q6_k, detail::quantize_q6_k},
     {DType::Q8_K, detail::dequantize_q8_k, nullptr},
+    {DType::IQ4_NL, detail::dequantize_iq4_nl, nullptr},
+    {DType::IQ4_XS, detail::dequantize_iq4_xs, nullptr},
 };
 
 const Codec* find_codec(DType t) {

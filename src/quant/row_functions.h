@@ -28,6 +28,10 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n_blocks);
 void dequantize_q6_k(const void* src, float* dst, int64_t n_blocks);
 void dequantize_q8_k(const void* src, float* dst, int64_t n_blocks);
 
+// dequant_iq.cpp: the non-linear 4-bit grid formats.
+void dequantize_iq4_nl(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks);
+
 // quantize_basic.cpp: plain floats and the legacy formats. The quantized formats require finite
 // input (quant.cpp checks it) and throw ponder::Error if a block's scale overflows f16.
 void quantize_f32(const float* src, void* dst, int64_t n);

@@ -3,7 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -16,19 +18,25 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/repack.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace ponder {
 namespace {
+
+static_assert(std::equal(std::begin(cpu::kIq4Grid), std::end(cpu::kIq4Grid), std::begin(quant::kIq4nlValues)),
+              "the CPU kernels' IQ4 grid differs from quant/blocks.h's");
 
 using cpu::ActFormat;
 using cpu::KernelTable;
 
 ActFormat act_format(DType t) {
   switch (t) {
-    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: return ActFormat::A8;
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::IQ4_NL:
+      return ActFormat::A8;
     case DType::Q8_0: return ActFormat::A16;
-    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ActFormat::AK;
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS:
+      return ActFormat::AK;
     default: return ActFormat::F32;
   }
 }

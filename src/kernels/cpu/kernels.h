@@ -5,11 +5,11 @@
 //
 // Layouts the kernels read (weights repacked at upload, see repack.h; activations quantized per
 // call into the formats below):
-//   A8  (Q4_0, Q4_1, Q5_0, Q5_1): per row int8 q[n_in], float d[n_in/32], float s[n_in/32] with
+//   A8  (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): per row int8 q[n_in], float d[n_in/32], float s[n_in/32] with
 //       x ≈ d·q per block of 32 and s = d·Σq (for the weights' offsets and minimums).
 //   A16 (Q8_0): per row int16 q[n_in], float d[n_in/32]; x ≈ d·q with |q| ≤ 32767, so Q8_0
 //       weights meet almost exact activations (int16 madd costs what the int8 sign trick would).
-//   AK  (Q4_K, Q5_K, Q6_K): per row int8 q[n_in], float d[n_in/256], int16 bsum16[n_in/16],
+//   AK  (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS): per row int8 q[n_in], float d[n_in/256], int16 bsum16[n_in/16],
 //       int16 bsum32[n_in/32] (sums of q over 16 and 32 elements, for the minimums and offsets).
 //   F32 (F32, F16, BF16): the float activations themselves.
 #pragma once
@@ -22,6 +22,11 @@
 namespace ponder::cpu {
 
 enum class ActFormat { F32, A8, A16, AK };
+
+// IQ4_NL's and IQ4_XS's grid (quant::kIq4nlValues; cpu_backend.cpp checks they agree). Repeated
+// here because the ISA files may not include quant/blocks.h, whose inline functions would be
+// compiled with their -m flags.
+inline constexpr int8_t kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // Bytes of one quantized activation row of n_in elements.
 inline int64_t act_row_bytes(ActFormat f, int64_t n_in) {

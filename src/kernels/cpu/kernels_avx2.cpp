@@ -34,6 +34,14 @@ PONDER_AI vi bcast4(const void* p) {
   std::memcpy(&v, p, 4);
   return _mm256_set1_epi32(v);
 }
+// 16 bytes in every 128-bit lane (a shuf8 lookup table).
+PONDER_AI vi bcast16(const void* p) {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+}
+PONDER_AI vi zx16to32(const void* p) { return _mm256_cvtepu16_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+PONDER_AI vi abs8(vi a) { return _mm256_abs_epi8(a); }
+// a with the sign of w applied (negated where w < 0; zero where w == 0).
+PONDER_AI vi sign8(vi a, vi w) { return _mm256_sign_epi8(a, w); }
 PONDER_AI vi zeroi() { return _mm256_setzero_si256(); }
 PONDER_AI vi set1_8(char v) { return _mm256_set1_epi8(v); }
 PONDER_AI vi set1_16(short v) { return _mm256_set1_epi16(v); }
@@ -129,7 +137,7 @@ template <int NG, int MAXP>
 PONDER_AI vi dot_scaled(const vi* w, const int8_t* a, vi sc) {
   static_assert(NG % 4 == 0);
   vi lanes[NG / 4];
-  for (int h = 0; h < NG / 4; ++h) lanes[h] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 16 * h)));
+  for (int h = 0; h < NG / 4; ++h) lanes[h] = bcast16(a + 16 * h);
   auto group = [&](int g) {
     switch (g & 3) {
       case 0: return _mm256_shuffle_epi32(lanes[g >> 2], 0x00);
@@ -143,6 +151,30 @@ PONDER_AI vi dot_scaled(const vi* w, const int8_t* a, vi sc) {
     vi t = _mm256_maddubs_epi16(w[c], group(c));
     for (int g = c + 1; g < c + MAXP && g < NG; ++g) t = add16(t, _mm256_maddubs_epi16(w[g], group(g)));
     total = c == 0 ? madd16(t, sc) : add32(total, madd16(t, sc));
+  }
+  return total;
+}
+// dot_scaled for signed weights w (|w| ≤ 127, wabs = abs8(w)): vpmaddubsw of |w| and the
+// activations with w's signs, then each product pair (up to 2·127² in int16) straight to int32.
+// (The broadcast is written out again rather than shared with dot_scaled: moving dot_scaled's into
+// a helper changed GCC 12's register allocation of the Q5_K and Q6_K tiles.)
+template <int NG>
+PONDER_AI vi dot_signed(const vi* wabs, const vi* w, const int8_t* a, vi sc) {
+  static_assert(NG % 4 == 0);
+  vi lanes[NG / 4];
+  for (int h = 0; h < NG / 4; ++h) lanes[h] = bcast16(a + 16 * h);
+  auto group = [&](int g) {
+    switch (g & 3) {
+      case 0: return _mm256_shuffle_epi32(lanes[g >> 2], 0x00);
+      case 1: return _mm256_shuffle_epi32(lanes[g >> 2], 0x55);
+      case 2: return _mm256_shuffle_epi32(lanes[g >> 2], 0xaa);
+      default: return _mm256_shuffle_epi32(lanes[g >> 2], 0xff);
+    }
+  };
+  vi total = zeroi();
+  for (int g = 0; g < NG; ++g) {
+    const vi t = madd16(_mm256_maddubs_epi16(wabs[g], sign8(group(g), w[g])), sc);
+    total = g == 0 ? t : add32(total, t);
   }
   return total;
 }

@@ -16,6 +16,11 @@ PONDER_AI vi bcast4(const void* p) {
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
 }
+PONDER_AI vi bcast16(const void* p) { return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+PONDER_AI vi zx16to32(const void* p) { return _mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+PONDER_AI vi abs8(vi a) { return _mm512_abs_epi8(a); }
+// a negated where w < 0 (unlike vpsignb, not zeroed where w == 0: callers multiply by |w|).
+PONDER_AI vi sign8(vi a, vi w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }
 PONDER_AI vi zeroi() { return _mm512_setzero_si512(); }
 PONDER_AI vi set1_8(char v) { return _mm512_set1_epi8(v); }
 PONDER_AI vi set1_16(short v) { return _mm512_set1_epi16(v); }
@@ -78,6 +83,7 @@ PONDER_AI float hmaxf(vf v) { return _mm512_reduce_max_ps(v); }
 PONDER_AI float f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
 
 #ifdef PONDER_VNNI
+PONDER_AI vi scale_one() { return set1_32(1); }
 template <int NG, int MAXP>
 PONDER_AI vi dot_plain(const vi* w, const int8_t* a) {
   vi acc = zeroi();
@@ -97,6 +103,12 @@ PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
   for (int g = 0; g < NG; ++g) acc = _mm512_dpbusd_epi32(acc, w[g], a);
   return _mm512_mullo_epi32(acc, sc);
 }
+template <int NG>
+PONDER_AI vi dot_signed(const vi* wabs, const vi* w, const int8_t* a, vi sc) {
+  vi acc = zeroi();
+  for (int g = 0; g < NG; ++g) acc = _mm512_dpbusd_epi32(acc, wabs[g], sign8(bcast4(a + 4 * g), w[g]));
+  return _mm512_mullo_epi32(acc, sc);
+}
 PONDER_AI vi scale_sub(vi sc, short k) { return sub32(sc, set1_32(k)); }
 PONDER_AI vi scale_from_i32(vi x) { return x; }
 template <int NP>
@@ -106,6 +118,7 @@ PONDER_AI vi dot16(const vi* w16, const int16_t* a) {
   return acc;
 }
 #else
+PONDER_AI vi scale_one() { return set1_16(1); }
 template <int NG, int MAXP>
 PONDER_AI vi dot_scaled(const vi* w, const int8_t* a, vi sc) {
   vi total = zeroi();
@@ -118,7 +131,7 @@ PONDER_AI vi dot_scaled(const vi* w, const int8_t* a, vi sc) {
 }
 template <int NG, int MAXP>
 PONDER_AI vi dot_plain(const vi* w, const int8_t* a) {
-  return dot_scaled<NG, MAXP>(w, a, set1_16(1));
+  return dot_scaled<NG, MAXP>(w, a, scale_one());
 }
 template <int NG, int MAXP>
 PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
@@ -132,6 +145,15 @@ PONDER_AI vi dot_regs(const vi* w, vi a, vi sc) {
 }
 PONDER_AI vi scale_from_byte(vi packed, int i) {
   return shuf8(packed, _mm512_add_epi8(dword_mask(0, -1, 0, -1), set1_8(static_cast<char>(i))));
+}
+template <int NG>
+PONDER_AI vi dot_signed(const vi* wabs, const vi* w, const int8_t* a, vi sc) {
+  vi total = zeroi();
+  for (int g = 0; g < NG; ++g) {
+    const vi t = madd16(_mm512_maddubs_epi16(wabs[g], sign8(bcast4(a + 4 * g), w[g])), sc);
+    total = g == 0 ? t : add32(total, t);
+  }
+  return total;
 }
 PONDER_AI vi scale_sub(vi sc, short k) { return sub16(sc, set1_16(k)); }
 PONDER_AI vi scale_from_i32(vi x) { return blend_hi16(x, sll32<16>(x)); }

@@ -535,6 +535,90 @@ void tile_q3_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
+// IQ4_NL's and IQ4_XS's grid values of half H of one "qs 4×4R" sub-block (H = 0: the low
+// nibbles, groups 0..3; H = 1: the high nibbles, groups 4..7), and their absolute values.
+template <int H>
+PONDER_AI void unpack_iq4_half(const uint8_t* qs, vi grid, vi* w, vi* wabs) {
+  for (int k = 0; k < 4; ++k) {
+    const vi raw = loadv(qs + k * 4 * R);
+    w[k] = shuf8(grid, and_v(H == 0 ? raw : srl16<4>(raw), set1_8(15)));
+    wabs[k] = abs8(w[k]);
+  }
+}
+
+// IQ4_NL against A8 activations: signed grid values (dot_signed), one f16 scale per block of 32.
+template <int NC>
+void tile_iq4_nl(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 18 * R;
+  const int64_t nb = n_in / 32;
+  const int8_t* aq[NC];
+  const float* ad[NC];
+  for (int y = 0; y < NC; ++y) {
+    aq[y] = reinterpret_cast<const int8_t*>(t.a[y]);
+    ad[y] = reinterpret_cast<const float*>(t.a[y] + n_in);
+  }
+  const vi grid = bcast16(kIq4Grid);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
+    vi s[NC];
+    static_for<2>([&](auto h) {
+      constexpr int H = h;
+      vi w[4], wabs[4];
+      unpack_iq4_half<H>(p + 2 * R, grid, w, wabs);
+      for (int y = 0; y < NC; ++y) {
+        const vi d = dot_signed<4>(wabs, w, aq[y] + 32 * b + 16 * H, scale_one());
+        s[y] = H == 0 ? d : add32(s[y], d);
+      }
+    });
+    const vf dw = load_f16(p);
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(mulf(cvtf(s[y]), set1f(ad[y][b])), dw, acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+// IQ4_XS against AK activations: eight sub-blocks of 32 grid values with signed 6-bit scales
+// (stored + 32: low 4 bits nibble i of scales_l, top 2 bits bits 2i, 2i+1 of scales_h).
+template <int NC>
+void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 136 * R;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  const vi grid = bcast16(kIq4Grid);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    const vi sh = zx16to32(p + 2 * R), sl = loadv(p + 4 * R);
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    vi sc[8];
+    static_for<8>([&](auto i) {
+      constexpr int I = i;
+      const vi ls = or_v(and_v(srl32<4 * I>(sl), set1_32(15)), sll32<4>(and_v(srl32<2 * I>(sh), set1_32(3))));
+      sc[I] = scale_from_i32(sub32(ls, set1_32(32)));
+    });
+    // The sub-blocks as a loop: unrolled, the AVX2 tile of four rows spilled heavily.
+    for (int I = 0; I < 8; ++I) {
+      static_for<2>([&](auto h) {
+        constexpr int H = h;
+        vi w[4], wabs[4];
+        unpack_iq4_half<H>(p + 8 * R + I * 16 * R, grid, w, wabs);
+        for (int y = 0; y < NC; ++y) {
+          isum[y] = add32(isum[y], dot_signed<4>(wabs, w, a[y].q + 256 * b + 32 * I + 16 * H, sc[I]));
+        }
+      });
+    }
+    const vf dw = load_f16(p);
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
 // F32 / F16 / BF16 weights against float activations: NG groups × NC rows, one FMA chain per
 // output in element order (so the tile shape does not change any result).
 template <DType T>
@@ -624,6 +708,8 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
     case DType::Q4_K: tile_q45_k<false, NC>(grp, n_in, tile, valid); break;
     case DType::Q5_K: tile_q45_k<true, NC>(grp, n_in, tile, valid); break;
     case DType::Q6_K: tile_q6_k<NC>(grp, n_in, tile, valid); break;
+    case DType::IQ4_NL: tile_iq4_nl<NC>(grp, n_in, tile, valid); break;
+    case DType::IQ4_XS: tile_iq4_xs<NC>(grp, n_in, tile, valid); break;
     default: break;
   }
 }
@@ -640,6 +726,8 @@ inline int64_t group_bytes_of(DType t, int64_t n_in) {
     case DType::Q4_K: return n_in / 256 * 144 * R;
     case DType::Q5_K: return n_in / 256 * 176 * R;
     case DType::Q6_K: return n_in / 256 * 210 * R;
+    case DType::IQ4_NL: return n_in / 32 * 18 * R;
+    case DType::IQ4_XS: return n_in / 256 * 136 * R;
     default: return 0;
   }
 }

@@ -143,6 +143,8 @@ PackedBlock packed_block(DType t) {
     case DType::Q2_K: return {256, 84};
     case DType::Q3_K: return {256, 110};
     case DType::Q4_K: return {256, 144};
+    case DType::IQ4_NL: return {32, 18};
+    case DType::IQ4_XS: return {256, 136};
     case DType::Q5_K: return {256, 176};
     case DType::Q6_K: return {256, 210};
     case DType::F32: return {1, 4};
@@ -162,6 +164,30 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         put_f16(dst, r, blk.d);
         q4_0_values(blk, q);
         put_nibbles(dst + 2 * R, R, r, q);
+        break;
+      }
+      case DType::IQ4_NL: {
+        const auto blk = load_block<BlockIQ4_NL>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int j = 0; j < 16; ++j) {
+          q[j] = blk.qs[j] & 15;
+          q[j + 16] = blk.qs[j] >> 4;
+        }
+        put_nibbles(dst + 2 * R, R, r, q);
+        break;
+      }
+      case DType::IQ4_XS: {
+        const auto blk = load_block<BlockIQ4_XS>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        std::memcpy(dst + 2 * R + 2 * r, &blk.scales_h, 2);
+        std::memcpy(dst + 4 * R + 4 * r, blk.scales_l, 4);
+        for (int i = 0; i < 8; ++i) {
+          for (int j = 0; j < 16; ++j) {
+            q[j] = blk.qs[16 * i + j] & 15;
+            q[j + 16] = blk.qs[16 * i + j] >> 4;
+          }
+          put_nibbles(dst + 8 * R + i * 16 * R, R, r, q);
+        }
         break;
       }
       case DType::Q4_1: {
@@ -268,7 +294,7 @@ bool has_packed_layout(DType t) {
   switch (t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
-    case DType::F32: case DType::F16: case DType::BF16:
+    case DType::IQ4_NL: case DType::IQ4_XS: case DType::F32: case DType::F16: case DType::BF16:
       return true;
     default:
       return false;

@@ -14,6 +14,8 @@
 //   Q4_K  d[R] | dmin[R] | 3 scale planes × [R][4] | 8 sub-blocks × qs 4×4R
 //   Q5_K  d[R] | dmin[R] | 3 scale planes | 8 sub-blocks × q5 5×4R
 //   Q6_K  d[R] | scales 16 × [R] int8 | 16 sub-blocks × q6 3×4R
+//   IQ4_NL  d[R] | qs 4×4R (grid indices)
+//   IQ4_XS  d[R] | scales_h [R] u16 | scales_l [R][4] | 8 sub-blocks × qs 4×4R (grid indices)
 //   F32 / F16 / BF16: per element k, [R] values
 //
 // "qs 4×4R" is 32 unsigned quants of each row as nibbles: byte 4r + j of vector k (k = 0..3)
