@@ -69,11 +69,12 @@ void put_fifth_bits(uint8_t* dst, int R, int r, const uint8_t* q) {
 
 void put_f16(uint8_t* dst, int r, uint16_t h) { std::memcpy(dst + 2 * r, &h, 2); }
 
-// Quants of one row's block, unsigned, in element order.
-void q4_0_values(const BlockQ4_0& b, uint8_t* q) {
+// The 32 quants of 16 bytes of nibbles as Q4_0 packs them (element j low, j + 16 high), unsigned,
+// in element order.
+void nibble_values(const uint8_t* qs, uint8_t* q) {
   for (int j = 0; j < 16; ++j) {
-    q[j] = b.qs[j] & 15;
-    q[j + 16] = b.qs[j] >> 4;
+    q[j] = qs[j] & 15;
+    q[j + 16] = qs[j] >> 4;
   }
 }
 
@@ -162,17 +163,14 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
       case DType::Q4_0: {
         const auto blk = load_block<BlockQ4_0>(rows[r], b);
         put_f16(dst, r, blk.d);
-        q4_0_values(blk, q);
+        nibble_values(blk.qs, q);
         put_nibbles(dst + 2 * R, R, r, q);
         break;
       }
       case DType::IQ4_NL: {
         const auto blk = load_block<BlockIQ4_NL>(rows[r], b);
         put_f16(dst, r, blk.d);
-        for (int j = 0; j < 16; ++j) {
-          q[j] = blk.qs[j] & 15;
-          q[j + 16] = blk.qs[j] >> 4;
-        }
+        nibble_values(blk.qs, q);
         put_nibbles(dst + 2 * R, R, r, q);
         break;
       }
@@ -182,10 +180,7 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         std::memcpy(dst + 2 * R + 2 * r, &blk.scales_h, 2);
         std::memcpy(dst + 4 * R + 4 * r, blk.scales_l, 4);
         for (int i = 0; i < 8; ++i) {
-          for (int j = 0; j < 16; ++j) {
-            q[j] = blk.qs[16 * i + j] & 15;
-            q[j + 16] = blk.qs[16 * i + j] >> 4;
-          }
+          nibble_values(blk.qs + 16 * i, q);
           put_nibbles(dst + 8 * R + i * 16 * R, R, r, q);
         }
         break;
@@ -194,10 +189,7 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         const auto blk = load_block<BlockQ4_1>(rows[r], b);
         put_f16(dst, r, blk.d);
         put_f16(dst + 2 * R, r, blk.m);
-        for (int j = 0; j < 16; ++j) {
-          q[j] = blk.qs[j] & 15;
-          q[j + 16] = blk.qs[j] >> 4;
-        }
+        nibble_values(blk.qs, q);
         put_nibbles(dst + 4 * R, R, r, q);
         break;
       }
