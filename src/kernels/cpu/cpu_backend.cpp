@@ -152,6 +152,7 @@ class CpuBackend final : public Backend {
     cpu::MatmulArgs a;
     a.dtype = w.dtype;
     a.packed = static_cast<const uint8_t*>(w.data);
+    a.group_bytes = static_cast<int64_t>(cpu::packed_group_bytes(w.dtype, w.n_in, k_.rows_per_group));
     a.n_in = w.n_in;
     a.n_out = w.n_out;
     a.n_rows = n_rows;

@@ -43,6 +43,7 @@ inline int64_t act_row_bytes(ActFormat f, int64_t n_in) {
 struct MatmulArgs {
   DType dtype = DType::F32;
   const uint8_t* packed = nullptr;  // repacked weights (repack.h)
+  int64_t group_bytes = 0;          // bytes of one group of R rows in `packed`
   int64_t n_in = 0;
   int64_t n_out = 0;
   const uint8_t* act = nullptr;     // n_rows activation rows in the dtype's ActFormat

@@ -653,8 +653,7 @@ void tile_float(const uint8_t* const* grp, int64_t n_in, const float* const* x, 
 
 template <DType T>
 void matmul_float(const MatmulArgs& m, int64_t g_begin, int64_t g_end) {
-  constexpr int kElem = T == DType::F32 ? 4 : 2;
-  const int64_t group_bytes = m.n_in * kElem * R;
+  const int64_t group_bytes = m.group_bytes;
   auto valid_of = [&](int64_t g) { return static_cast<int>(min64(R, m.n_out - g * R)); };
   for (int64_t y0 = 0; y0 < m.n_rows;) {
     const int64_t nc = m.n_rows - y0 >= 6 ? 6 : m.n_rows - y0 >= 3 ? 3 : 1;
@@ -714,24 +713,6 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
   }
 }
 
-inline int64_t group_bytes_of(DType t, int64_t n_in) {
-  switch (t) {
-    case DType::Q4_0: return n_in / 32 * 18 * R;
-    case DType::Q4_1: return n_in / 32 * 20 * R;
-    case DType::Q5_0: return n_in / 32 * 22 * R;
-    case DType::Q5_1: return n_in / 32 * 24 * R;
-    case DType::Q8_0: return n_in / 32 * 34 * R;
-    case DType::Q2_K: return n_in / 256 * 84 * R;
-    case DType::Q3_K: return n_in / 256 * 110 * R;
-    case DType::Q4_K: return n_in / 256 * 144 * R;
-    case DType::Q5_K: return n_in / 256 * 176 * R;
-    case DType::Q6_K: return n_in / 256 * 210 * R;
-    case DType::IQ4_NL: return n_in / 32 * 18 * R;
-    case DType::IQ4_XS: return n_in / 256 * 136 * R;
-    default: return 0;
-  }
-}
-
 template <int NC>
 void tile_rows(const MatmulArgs& m, int64_t g, int64_t y0, int valid, int64_t group_bytes, bool first) {
   Tile<NC> t;
@@ -769,7 +750,7 @@ void matmul(const MatmulArgs& m, int64_t g_begin, int64_t g_end) {
     case DType::BF16: return matmul_float<DType::BF16>(m, g_begin, g_end);
     default: break;
   }
-  const int64_t group_bytes = group_bytes_of(m.dtype, m.n_in);
+  const int64_t group_bytes = m.group_bytes;
   // Rows of activations per slice: their quantized bytes stay in L2 while the groups sweep by.
   int64_t slice = (192 * 1024) / (m.act_stride > 0 ? m.act_stride : 1);
   slice = slice < kMaxNc ? kMaxNc : slice / kMaxNc * kMaxNc;

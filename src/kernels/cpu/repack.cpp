@@ -128,31 +128,17 @@ void q6k_values(const BlockQ6_K& b, uint8_t* q) {
   }
 }
 
-// Bytes per block of R rows, and elements per block.
+// Elements per block, and bytes per block of one row: the GGUF block (each row's bytes are
+// interleaved, none added).
 struct PackedBlock {
   int64_t elems;
-  int64_t bytes_per_row;  // = the GGUF block size
+  int64_t bytes_per_row;
 };
 
 PackedBlock packed_block(DType t) {
-  switch (t) {
-    case DType::Q4_0: return {32, 18};
-    case DType::Q4_1: return {32, 20};
-    case DType::Q5_0: return {32, 22};
-    case DType::Q5_1: return {32, 24};
-    case DType::Q8_0: return {32, 34};
-    case DType::Q2_K: return {256, 84};
-    case DType::Q3_K: return {256, 110};
-    case DType::Q4_K: return {256, 144};
-    case DType::IQ4_NL: return {32, 18};
-    case DType::IQ4_XS: return {256, 136};
-    case DType::Q5_K: return {256, 176};
-    case DType::Q6_K: return {256, 210};
-    case DType::F32: return {1, 4};
-    case DType::F16: return {1, 2};
-    case DType::BF16: return {1, 2};
-    default: fail("no repacked CPU layout for {}", dtype_name(t));
-  }
+  PONDER_CHECK(has_packed_layout(t), "no repacked CPU layout for {}", dtype_name(t));
+  const DTypeInfo& info = dtype_info(t);
+  return {info.block_elems, info.block_bytes};
 }
 
 // Repacks block b of every row r < n_valid of one group into dst (the group's block b).
@@ -160,15 +146,9 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
   uint8_t q[256];
   for (int r = 0; r < n_valid; ++r) {
     switch (t) {
-      case DType::Q4_0: {
+      case DType::Q4_0:
+      case DType::IQ4_NL: {  // the same block layout
         const auto blk = load_block<BlockQ4_0>(rows[r], b);
-        put_f16(dst, r, blk.d);
-        nibble_values(blk.qs, q);
-        put_nibbles(dst + 2 * R, R, r, q);
-        break;
-      }
-      case DType::IQ4_NL: {
-        const auto blk = load_block<BlockIQ4_NL>(rows[r], b);
         put_f16(dst, r, blk.d);
         nibble_values(blk.qs, q);
         put_nibbles(dst + 2 * R, R, r, q);
