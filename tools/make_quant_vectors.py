@@ -57,13 +57,16 @@ SOURCE_NONE, SOURCE_GGUF, SOURCE_GGML = 0, 1, 2
 F16_SCALE_OFFSETS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
-    T.IQ4_NL: [0], T.IQ4_XS: [0],
+    T.IQ4_NL: [0], T.IQ4_XS: [0], T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0],
+    T.IQ3_S: [0], T.IQ1_S: [0], T.IQ1_M: [],
 }
 DEQUANT_TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0,
                  T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K, T.Q8_K]
 # Added later, drawn from their own generator so the files above stay byte-identical.
 DEQUANT_TYPES_IQ = [T.IQ4_NL, T.IQ4_XS]
 IQ_SEED = 20261123
+DEQUANT_TYPES_IQ_GRID = [T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M]
+IQ_GRID_SEED = 20261124
 QUANT_TYPES = [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_K, T.Q6_K]
 GGML_QUANTIZERS = {T.Q4_0: "quantize_row_q4_0_ref", T.Q8_0: "quantize_row_q8_0_ref",
                    T.Q4_K: "quantize_row_q4_K_ref", T.Q6_K: "quantize_row_q6_K_ref"}
@@ -160,6 +163,12 @@ def random_blocks(rng: np.random.Generator, t: T, n_blocks: int) -> np.ndarray:
         return data.reshape(-1)
     for off in F16_SCALE_OFFSETS[t]:
         data[:, off:off + 2] = random_f16_scales(rng, n_blocks).view(np.uint8).reshape(n_blocks, 2)
+    if t == T.IQ1_M:  # the f16 scale is the top nibbles of the four u16 words at byte 48
+        d = random_f16_scales(rng, n_blocks).view(np.uint16)
+        words = data[:, 48:56].copy().view("<u2")
+        for k in range(4):
+            words[:, k] = (words[:, k] & 0x0FFF) | (((d >> (4 * k)) & 0xF) << 12)
+        data[:, 48:56] = words.view(np.uint8)
     return data.reshape(-1)
 
 
@@ -428,7 +437,11 @@ def main() -> None:
     rng_iq = np.random.default_rng(IQ_SEED)
     for t in DEQUANT_TYPES_IQ:
         total += write_dequant(args.out, rng_iq, t, ggml)
-    n_files = len(DEQUANT_TYPES) + len(DEQUANT_TYPES_IQ) + len(QUANT_TYPES) + len(FUZZ_TYPES) + 1
+    rng_grid = np.random.default_rng(IQ_GRID_SEED)
+    for t in DEQUANT_TYPES_IQ_GRID:
+        total += write_dequant(args.out, rng_grid, t, ggml)
+    n_files = (len(DEQUANT_TYPES) + len(DEQUANT_TYPES_IQ) + len(DEQUANT_TYPES_IQ_GRID) + len(QUANT_TYPES)
+               + len(FUZZ_TYPES) + 1)
     print(f"wrote {n_files} files, {total} bytes, to {args.out}"
           + ("" if ggml else " (no ggml: Q4_K / Q6_K without reference bytes)"))
 

@@ -162,6 +162,69 @@ struct BlockIQ4_XS {
   uint8_t qs[QK_K / 2];       // nibbles
 };
 
+// The IQ1/IQ2/IQ3 formats: 8 sub-blocks of 32, each of groups of 8 (or 4) weights whose
+// magnitudes are one entry of the format's grid (quant/iq_grids.h) and whose signs are stored
+// apart; x = sub-block scale * grid value * sign (IQ1: scale * (grid value ± delta), no signs).
+// The IQ2/IQ3 "ksigns" pack 8 signs in 7 bits (iq_signs); the others store all 8.
+//
+// IQ2_XXS: per sub-block i two 32-bit words, at qs[4i] and qs[4i + 2]: the first holds the grid
+// indices of its 4 groups (one byte each), the second 4 × 7 sign bits and, in its top 4 bits, the
+// scale ls; scale = d * (0.5 + ls) * 0.25. 2.0625 bits per weight.
+struct BlockIQ2_XXS {
+  uint16_t d;
+  uint16_t qs[QK_K / 8];
+};
+// IQ2_XS: qs[4i + l] = 9-bit grid index | 7 sign bits << 9; scales[i] holds two 4-bit scales, the
+// low one for groups 0-1 and the high one for groups 2-3, each d * (0.5 + ls) * 0.25. 2.3125 bpw.
+struct BlockIQ2_XS {
+  uint16_t d;
+  uint16_t qs[QK_K / 8];
+  uint8_t scales[QK_K / 32];
+};
+// IQ2_S: 10-bit grid index qs[4i + l] | bits 2l..2l+1 of qh[i] << 8; all 8 signs in
+// signs[4i + l]; scales as IQ2_XS. 2.5625 bpw.
+struct BlockIQ2_S {
+  uint16_t d;
+  uint8_t qs[QK_K / 8];
+  uint8_t signs[QK_K / 8];
+  uint8_t qh[QK_K / 32];
+  uint8_t scales[QK_K / 32];
+};
+// IQ3_XXS: 8 grid indices per sub-block (groups of 4) in qs[8i..8i+7], then per sub-block a u32
+// with 4 × 7 sign bits (each for 8 weights) and ls in the top 4 bits; scale = d * (0.5 + ls) * 0.5.
+// 3.0625 bpw.
+struct BlockIQ3_XXS {
+  uint16_t d;
+  uint8_t qs[QK_K / 4];
+  uint8_t scales_signs[QK_K / 8];  // 8 little-endian u32
+};
+// IQ3_S: 9-bit grid index qs[8i + k] | bit k of qh[i] << 8 (groups of 4); all 8 signs of
+// weights 8l..8l+7 of sub-block i in signs[4i + l]; scale = d * (1 + 2 * ls), ls the nibble i % 2
+// of scales[i / 2]. 3.4375 bpw.
+struct BlockIQ3_S {
+  uint16_t d;
+  uint8_t qs[QK_K / 4];
+  uint8_t qh[QK_K / 32];
+  uint8_t signs[QK_K / 8];
+  uint8_t scales[QK_K / 64];
+};
+// IQ1_S: 11-bit grid index qs[4i + l] | bits 3l..3l+2 of qh[i] << 8; qh[i] bits 12-14 hold ls
+// (scale = d * (2 * ls + 1)) and bit 15 the sign of the sub-block's delta. 1.5625 bpw.
+struct BlockIQ1_S {
+  uint16_t d;
+  uint8_t qs[QK_K / 8];
+  uint16_t qh[QK_K / 32];
+};
+// IQ1_M: no d field: the f16 super-block scale is the top nibbles of the four u16 scale words
+// (word k gives bits 4k..4k+3). Index qs[4i + l] | bits 0-2 of nibble l of qh[2i..2i+1] << 8,
+// bit 3 of that nibble the sign of the group's delta; the 3-bit scales of the two halves of
+// sub-block i are bits 6(i%2) and 6(i%2)+3 of word i/2, each d * (2 * ls + 1). 1.75 bpw.
+struct BlockIQ1_M {
+  uint8_t qs[QK_K / 8];
+  uint8_t qh[QK_K / 16];
+  uint8_t scales[QK_K / 32];  // 4 little-endian u16
+};
+
 // The grid of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
 inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                             1,    13,   25,  38,  53,  69,  89,  113};
@@ -181,6 +244,9 @@ static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockIQ4_NL) == 18);
 static_assert(sizeof(BlockIQ4_XS) == 136);
+static_assert(sizeof(BlockIQ2_XXS) == 66 && sizeof(BlockIQ2_XS) == 74 && sizeof(BlockIQ2_S) == 82);
+static_assert(sizeof(BlockIQ3_XXS) == 98 && sizeof(BlockIQ3_S) == 110);
+static_assert(sizeof(BlockIQ1_S) == 50 && sizeof(BlockIQ1_M) == 56);
 static_assert(offsetof(BlockQ2_K, d) == 80 && offsetof(BlockQ3_K, d) == 108);
 static_assert(offsetof(BlockQ4_K, qs) == 16 && offsetof(BlockQ5_K, qs) == 48);
 static_assert(offsetof(BlockQ6_K, scales) == 192 && offsetof(BlockQ6_K, d) == 208);

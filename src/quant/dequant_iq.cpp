@@ -1,12 +1,16 @@
-// Reference dequantization of the non-linear 4-bit formats IQ4_NL (blocks of 32) and IQ4_XS
-// (super-blocks of 256 with 6-bit sub-block scales): each quant picks one of 16 grid values
-// (kIq4nlValues). Each function reads each block once: O(n).
+// Reference dequantization of the IQ formats: the non-linear 4-bit IQ4_NL (blocks of 32) and
+// IQ4_XS (super-blocks of 256 with 6-bit sub-block scales), where each quant picks one of 16 grid
+// values (kIq4nlValues), and the lattice formats IQ1_S … IQ3_S (blocks.h, iq_grids.h), where each
+// group of 8 or 4 weights picks a grid entry. Each function reads each block once: O(n).
 //
-// Bit-exactness: results equal ggml's dequantize_row_iq4_* and gguf-py's dequantize bit for bit:
-// the sub-block scale is d times the small integer scale (one float multiply), then times the
-// grid value.
+// Bit-exactness: results equal ggml's dequantize_row_iq* and gguf-py's dequantize bit for bit:
+// the float operations are theirs, in their order (the sub-block scale first, then times the grid
+// value, then the sign).
+#include <cstring>
+
 #include "core/fp16.h"
 #include "quant/blocks.h"
+#include "quant/iq_grids.h"
 #include "quant/row_functions.h"
 
 namespace ponder::quant::detail {
@@ -34,6 +38,153 @@ void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks) {
       for (int j = 0; j < 16; ++j) {
         y[32 * i + j] = dl * static_cast<float>(kIq4nlValues[blk.qs[16 * i + j] & 0x0F]);
         y[32 * i + 16 + j] = dl * static_cast<float>(kIq4nlValues[blk.qs[16 * i + j] >> 4]);
+      }
+    }
+  }
+}
+
+namespace {
+
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+float sign_of(uint32_t signs, int j) { return (signs >> j) & 1 ? -1.0f : 1.0f; }
+
+// Eight weights from an IQ2 grid entry: db * value * sign.
+void put_iq2_group(float* y, float db, uint16_t entry, uint32_t signs) {
+  for (int j = 0; j < 8; ++j) y[j] = db * static_cast<float>(kIq2Values[iq_grid2(entry, j)]) * sign_of(signs, j);
+}
+
+// Four weights from an IQ3 grid entry (values), signs bits `shift`..`shift`+3.
+void put_iq3_group(float* y, float db, uint16_t entry, const int8_t* values, uint32_t signs, int shift) {
+  for (int j = 0; j < 4; ++j) y[j] = db * static_cast<float>(values[iq_grid3(entry, j)]) * sign_of(signs, shift + j);
+}
+
+// Eight weights from an IQ1 grid entry: dl * (value + delta).
+void put_iq1_group(float* y, float dl, uint16_t entry, float delta) {
+  for (int j = 0; j < 8; ++j) y[j] = dl * (static_cast<float>(kIq1Values[iq_grid2(entry, j)]) + delta);
+}
+
+}  // namespace
+
+void dequantize_iq2_xxs(const void* src, float* dst, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ2_XXS blk = load_block<BlockIQ2_XXS>(src, b);
+    const float d = f16_to_f32(blk.d);
+    for (int i = 0; i < QK_K / 32; ++i) {
+      uint32_t idx, aux;
+      std::memcpy(&idx, &blk.qs[4 * i], 4);
+      std::memcpy(&aux, &blk.qs[4 * i + 2], 4);
+      const float db = d * (0.5f + static_cast<float>(aux >> 28)) * 0.25f;
+      for (int l = 0; l < 4; ++l) {
+        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db, kIq2xxsGrid[(idx >> (8 * l)) & 0xff], iq_signs(aux >> (7 * l)));
+      }
+    }
+  }
+}
+
+void dequantize_iq2_xs(const void* src, float* dst, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ2_XS blk = load_block<BlockIQ2_XS>(src, b);
+    const float d = f16_to_f32(blk.d);
+    for (int i = 0; i < QK_K / 32; ++i) {
+      const float db[2] = {d * (0.5f + static_cast<float>(blk.scales[i] & 0x0f)) * 0.25f,
+                           d * (0.5f + static_cast<float>(blk.scales[i] >> 4)) * 0.25f};
+      for (int l = 0; l < 4; ++l) {
+        const uint16_t q = blk.qs[4 * i + l];
+        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2xsGrid[q & 511], iq_signs(q >> 9));
+      }
+    }
+  }
+}
+
+void dequantize_iq2_s(const void* src, float* dst, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ2_S blk = load_block<BlockIQ2_S>(src, b);
+    const float d = f16_to_f32(blk.d);
+    for (int i = 0; i < QK_K / 32; ++i) {
+      const float db[2] = {d * (0.5f + static_cast<float>(blk.scales[i] & 0x0f)) * 0.25f,
+                           d * (0.5f + static_cast<float>(blk.scales[i] >> 4)) * 0.25f};
+      for (int l = 0; l < 4; ++l) {
+        const int index = blk.qs[4 * i + l] | (((blk.qh[i] >> (2 * l)) & 3) << 8);
+        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2sGrid[index], blk.signs[4 * i + l]);
+      }
+    }
+  }
+}
+
+void dequantize_iq3_xxs(const void* src, float* dst, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ3_XXS blk = load_block<BlockIQ3_XXS>(src, b);
+    const float d = f16_to_f32(blk.d);
+    for (int i = 0; i < QK_K / 32; ++i) {
+      const uint32_t aux = load_u32(blk.scales_signs + 4 * i);
+      const float db = d * (0.5f + static_cast<float>(aux >> 28)) * 0.5f;
+      for (int l = 0; l < 4; ++l) {
+        const uint32_t signs = iq_signs(aux >> (7 * l));
+        float* y = dst + b * QK_K + 32 * i + 8 * l;
+        put_iq3_group(y, db, kIq3xxsGrid[blk.qs[8 * i + 2 * l]], kIq3xxsValues, signs, 0);
+        put_iq3_group(y + 4, db, kIq3xxsGrid[blk.qs[8 * i + 2 * l + 1]], kIq3xxsValues, signs, 4);
+      }
+    }
+  }
+}
+
+void dequantize_iq3_s(const void* src, float* dst, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ3_S blk = load_block<BlockIQ3_S>(src, b);
+    const float d = f16_to_f32(blk.d);
+    for (int i = 0; i < QK_K / 32; ++i) {
+      const int ls = (blk.scales[i / 2] >> (4 * (i % 2))) & 0x0f;
+      const float db = d * static_cast<float>(1 + 2 * ls);
+      for (int l = 0; l < 4; ++l) {
+        const int k = 2 * l;
+        const int i0 = blk.qs[8 * i + k] | (((blk.qh[i] >> k) & 1) << 8);
+        const int i1 = blk.qs[8 * i + k + 1] | (((blk.qh[i] >> (k + 1)) & 1) << 8);
+        float* y = dst + b * QK_K + 32 * i + 8 * l;
+        put_iq3_group(y, db, kIq3sGrid[i0], kIq3sValues, blk.signs[4 * i + l], 0);
+        put_iq3_group(y + 4, db, kIq3sGrid[i1], kIq3sValues, blk.signs[4 * i + l], 4);
+      }
+    }
+  }
+}
+
+void dequantize_iq1_s(const void* src, float* dst, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ1_S blk = load_block<BlockIQ1_S>(src, b);
+    const float d = f16_to_f32(blk.d);
+    for (int i = 0; i < QK_K / 32; ++i) {
+      const uint16_t h = blk.qh[i];
+      const float dl = d * static_cast<float>(2 * ((h >> 12) & 7) + 1);
+      const float delta = h & 0x8000 ? -kIq1Delta : kIq1Delta;
+      for (int l = 0; l < 4; ++l) {
+        const int index = blk.qs[4 * i + l] | (((h >> (3 * l)) & 7) << 8);
+        put_iq1_group(dst + b * QK_K + 32 * i + 8 * l, dl, kIq1sGrid[index], delta);
+      }
+    }
+  }
+}
+
+void dequantize_iq1_m(const void* src, float* dst, int64_t n_blocks) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ1_M blk = load_block<BlockIQ1_M>(src, b);
+    uint16_t sc[4];
+    std::memcpy(sc, blk.scales, sizeof(sc));
+    const uint16_t d16 = static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
+                                               (sc[3] & 0xf000));
+    const float d = f16_to_f32(d16);
+    for (int i = 0; i < QK_K / 32; ++i) {
+      const int shift = 6 * (i % 2);
+      const float dl[2] = {d * static_cast<float>(2 * ((sc[i / 2] >> shift) & 7) + 1),
+                           d * static_cast<float>(2 * ((sc[i / 2] >> (shift + 3)) & 7) + 1)};
+      for (int l = 0; l < 4; ++l) {
+        const int nibble = (blk.qh[2 * i + l / 2] >> (4 * (l % 2))) & 0x0f;
+        const int index = blk.qs[4 * i + l] | ((nibble & 7) << 8);
+        const float delta = nibble & 8 ? -kIq1Delta : kIq1Delta;
+        put_iq1_group(dst + b * QK_K + 32 * i + 8 * l, dl[l / 2], kIq1sGrid[index], delta);
       }
     }
   }

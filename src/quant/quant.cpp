@@ -41,6 +41,13 @@ constexpr Codec kCodecs[] = {
     {DType::Q8_K, detail::dequantize_q8_k, nullptr},
     {DType::IQ4_NL, detail::dequantize_iq4_nl, nullptr},
     {DType::IQ4_XS, detail::dequantize_iq4_xs, nullptr},
+    {DType::IQ2_XXS, detail::dequantize_iq2_xxs, nullptr},
+    {DType::IQ2_XS, detail::dequantize_iq2_xs, nullptr},
+    {DType::IQ2_S, detail::dequantize_iq2_s, nullptr},
+    {DType::IQ3_XXS, detail::dequantize_iq3_xxs, nullptr},
+    {DType::IQ3_S, detail::dequantize_iq3_s, nullptr},
+    {DType::IQ1_S, detail::dequantize_iq1_s, nullptr},
+    {DType::IQ1_M, detail::dequantize_iq1_m, nullptr},
 };
 
 const Codec* find_codec(DType t) {

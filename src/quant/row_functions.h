@@ -31,6 +31,13 @@ void dequantize_q8_k(const void* src, float* dst, int64_t n_blocks);
 // dequant_iq.cpp: the non-linear 4-bit grid formats.
 void dequantize_iq4_nl(const void* src, float* dst, int64_t n_blocks);
 void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq2_xxs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq2_xs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq2_s(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq3_xxs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq3_s(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq1_s(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq1_m(const void* src, float* dst, int64_t n_blocks);
 
 // quantize_basic.cpp: plain floats and the legacy formats. The quantized formats require finite
 // input (quant.cpp checks it) and throw ponder::Error if a block's scale overflows f16.

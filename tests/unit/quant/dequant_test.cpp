@@ -65,8 +65,8 @@ TEST_P(DequantizeVectors, BlockAtATimeGivesSameValues) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, DequantizeVectors,
                          ::testing::Values("f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0",
-                                           "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq4_nl",
-                                           "iq4_xs"),
+                                           "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq4_nl", "iq4_xs",
+                                           "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"),
                          [](const auto& info) { return info.param; });
 
 TEST(Dequantize, ZeroElementsTouchesNothing) {
