@@ -1,5 +1,5 @@
 // `ponder bench MODEL -p 512 -n 128 -t THREADS [--json] [--backend cpu|ref|cuda]
-//  [--synthetic PRESET --quant q4_k_m|iq4_xs|q3_k_m|q2_k|q8_0|q4_0|f16 [--write FILE]] [--ttft N] [--reps R] [--batch B,...]`:
+//  [--synthetic PRESET --quant q4_k_m|iq4_xs|q3_k_m|q2_k|iq3_m|iq2_m|...|q8_0|f16 [--write FILE]] [--ttft N] [--reps R] [--batch B,...]`:
 // prefill and decode speed of one sequence, beside the machine's ceilings measured in the same
 // run (DESIGN.md, Performance method), and with --batch the decode throughput of B sequences
 // whose tokens share one forward per step (what `ponder serve` does with B running requests):
@@ -365,7 +365,7 @@ void register_bench(CLI::App& app) {
                                                      for (const auto& p : synthetic_presets()) s += (s.empty() ? "" : ", ") + p;
                                                      return s;
                                                    }());
-  cmd->add_option("--quant", o->quant, "quantization of --synthetic: q4_k_m, iq4_xs, q3_k_m, q2_k, q8_0, q4_0 or f16");
+  cmd->add_option("--quant", o->quant, "quantization of --synthetic: q4_k_m, iq4_xs, q3_k_m, q2_k, iq3_m, iq3_xxs, iq2_m, iq2_xs, iq2_xxs, iq1_m, iq1_s, q8_0, q4_0 or f16");
   cmd->add_option("--write", o->write, "write the --synthetic model to this GGUF file and exit");
   cmd->add_option("--ttft", o->ttft, "also time the first token of a prompt of this many tokens")
       ->check(CLI::Range(0, 1 << 20));

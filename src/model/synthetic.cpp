@@ -48,14 +48,17 @@ DType fallback(DType t, int64_t n_in) {
     case DType::Q4_K: return DType::Q5_0;
     case DType::Q5_K: return DType::Q5_1;
     case DType::Q6_K: return DType::Q8_0;
-    case DType::Q2_K: case DType::Q3_K: case DType::IQ4_XS: return DType::IQ4_NL;
+    case DType::Q2_K: case DType::Q3_K: case DType::IQ4_XS: case DType::IQ2_XXS: case DType::IQ2_XS:
+    case DType::IQ2_S: case DType::IQ3_XXS: case DType::IQ3_S: case DType::IQ1_S: case DType::IQ1_M:
+      return DType::IQ4_NL;
     default: return t;
   }
 }
 
 // The file types: name, llama.cpp's general.file_type number.
-constexpr std::pair<const char*, int> kQuants[] = {{"q4_k_m", 15}, {"iq4_xs", 30}, {"q3_k_m", 12}, {"q2_k", 10},
-                                                    {"q8_0", 7},    {"q4_0", 2},    {"f16", 1}};
+constexpr std::pair<const char*, int> kQuants[] = {
+    {"q4_k_m", 15}, {"iq4_xs", 30},  {"q3_k_m", 12}, {"q2_k", 10},  {"q8_0", 7},   {"q4_0", 2},   {"f16", 1},
+    {"iq3_m", 27},  {"iq3_xxs", 23}, {"iq2_m", 29},  {"iq2_xs", 20}, {"iq2_xxs", 19}, {"iq1_m", 31}, {"iq1_s", 24}};
 
 int file_type(const std::string& quant) {
   for (const auto& [name, number] : kQuants) {
@@ -128,6 +131,22 @@ void fill_random(DType t, std::span<uint8_t> out, uint64_t seed) {
         put_f16(p + 80, rng.uniform(0.002f, 0.004f));
         put_f16(p + 82, rng.uniform(0.002f, 0.004f));
         break;
+      // The IQ1-IQ3 lattices are symmetric, so these weights have mean 0 (those above have a
+      // positive mean): std about 0.02, as a trained model's, keeps the random model from being
+      // so chaotic that 8-bit activations in one engine and not the other pick different tokens.
+      case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: put_f16(p, rng.uniform(0.00025f, 0.0005f)); break;
+      case DType::IQ3_XXS: case DType::IQ3_S: put_f16(p, rng.uniform(0.0001f, 0.0002f)); break;
+      case DType::IQ1_S: put_f16(p, rng.uniform(0.0015f, 0.003f)); break;
+      case DType::IQ1_M: {  // the f16 scale lives in the top nibbles of the four scale words
+        const uint16_t d = f32_to_f16(rng.uniform(0.0015f, 0.003f));
+        for (int k = 0; k < 4; ++k) {
+          uint16_t w;
+          std::memcpy(&w, p + 48 + 2 * k, 2);
+          w = static_cast<uint16_t>((w & 0x0fff) | (((d >> (4 * k)) & 0xf) << 12));
+          std::memcpy(p + 48 + 2 * k, &w, 2);
+        }
+        break;
+      }
       default: fail("synthetic weights of type {} are not supported", dtype_name(t));
     }
   }
@@ -171,6 +190,24 @@ void set_vocabulary(GgufWriter& w, int64_t vocab) {
   w.set("tokenizer.ggml.eos_token_id", GgufValue::make_uint(GgufType::U32, static_cast<uint64_t>(vocab - 1)));
 }
 
+// The IQ1 / IQ2 / IQ3 file types (made with an importance matrix, which llama.cpp requires for
+// IQ1 and IQ2): llama_tensor_get_type's rules for the output, the untied embedding, attn_v and
+// the first eighth of ffn_down; every other matrix has the file type's base type.
+DType low_bit_type(const std::string& quant, const std::string& name, int64_t n_in, bool is_output, bool attn_v,
+                   bool early_ffn_down, int64_t n_gqa) {
+  const bool iq3 = quant.starts_with("iq3"), iq2_m = quant == "iq2_m";
+  if (is_output) return n_in % 256 != 0 ? DType::Q8_0 : quant == "iq3_m" ? DType::Q6_K : DType::Q5_K;
+  if (name == "token_embd.weight") return iq3 || iq2_m ? DType::IQ3_S : DType::Q2_K;
+  if (attn_v) return n_gqa >= 4 || quant == "iq3_m" ? DType::Q4_K : iq3 || iq2_m ? DType::IQ3_S : DType::Q2_K;
+  if (early_ffn_down && !iq3) return iq2_m ? DType::IQ3_S : DType::Q2_K;
+  if (quant == "iq3_m") return DType::IQ3_S;
+  if (quant == "iq3_xxs") return DType::IQ3_XXS;
+  if (iq2_m) return DType::IQ2_S;
+  if (quant == "iq2_xs") return DType::IQ2_XS;
+  if (quant == "iq2_xxs") return DType::IQ2_XXS;
+  return quant == "iq1_m" ? DType::IQ1_M : DType::IQ1_S;
+}
+
 }  // namespace
 
 std::vector<std::string> synthetic_presets() {
@@ -206,9 +243,12 @@ DType synthetic_tensor_type(const std::string& quant, const std::string& name, i
   if (quant == "q4_0") return DType::Q4_0;
   if (quant == "f16") return DType::F16;
   const bool is_output = name == "output.weight" || name == "token_embd.weight (tied)";
-  if (is_output) return fallback(DType::Q6_K, n_in);
   const bool attn_v = name.ends_with("attn_v.weight"), ffn_down = name.ends_with("ffn_down.weight");
   const bool attn_output = name.ends_with("attn_output.weight");
+  if (quant.starts_with("iq") && quant != "iq4_xs") {
+    return fallback(low_bit_type(quant, name, n_in, is_output, attn_v, ffn_down && layer < n_layers / 8, n_gqa), n_in);
+  }
+  if (is_output) return fallback(DType::Q6_K, n_in);
   DType t = DType::Q4_K;
   if (quant == "q4_k_m") {
     if ((attn_v || ffn_down) && use_more_bits(layer, n_layers)) t = DType::Q6_K;

@@ -27,7 +27,9 @@ std::vector<std::string> synthetic_presets();
 ModelConfig synthetic_config(const std::string& preset);
 
 // Quantization mixes: "q4_k_m", "iq4_xs", "q3_k_m", "q2_k", "q8_0", "q4_0", "f16" (all matrices), as
-// llama.cpp's file types (iq4_xs as made without an importance matrix).
+// llama.cpp's file types (iq4_xs as made without an importance matrix), and "iq3_m", "iq3_xxs",
+// "iq2_m", "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s", whose mixes follow llama.cpp's main rules
+// (synthetic.cpp, low_bit_type).
 // Returns the dtype of tensor `name` (GGUF naming) with rows of n_in elements, in layer `layer`
 // of `n_layers` (layer ignored for non-layer tensors), for a model with n_gqa query heads per KV head.
 DType synthetic_tensor_type(const std::string& quant, const std::string& name, int64_t n_in, int64_t layer,
