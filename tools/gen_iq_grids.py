@@ -6,7 +6,8 @@ of the GGUF format definition, taken from the gguf package (gguf-py), which carr
 
 Every grid entry becomes one uint16: value j of the entry is kept as an index into the format's
 short list of values, at bits 2j (IQ1, IQ2: 8 values of 2 bits) or 4j (IQ3: 4 values of 3 bits in
-4-bit fields), the same packing gguf-py's hex strings use. A rerun with the same gguf version
+4-bit fields), the same packing gguf-py's hex strings use. The CPU kernels also get the IQ3 grids
+with the values themselves, one byte each (kIq3xxsGridValues, kIq3sGridValues). A rerun with the same gguf version
 writes an identical file; tests/unit/quant checks the expanded grids against gguf-py's through the
 dequantization vectors.
 """
@@ -50,6 +51,13 @@ def main() -> None:
         out.append(f"const uint16_t {name}[{len(entries)}] = {{")
         for i in range(0, len(entries), 12):
             out.append("    " + " ".join(f"0x{e:04x}," for e in entries[i:i + 12]))
+        out += ["};", ""]
+    for name, cls in [("kIq3xxsGridValues", quants.IQ3_XXS), ("kIq3sGridValues", quants.IQ3_S)]:
+        values = cls.grid_map
+        words = [sum(values[(e >> (4 * j)) & 7] << (8 * j) for j in range(4)) for e in packed_entries(cls)]
+        out.append(f"const uint32_t {name}[{len(words)}] = {{")
+        for i in range(0, len(words), 8):
+            out.append("    " + " ".join(f"0x{w:08x}," for w in words[i:i + 8]))
         out += ["};", ""]
     out.append("}  // namespace ponder::quant")
     Path(args.out).write_text("\n".join(out) + "\n")

@@ -45,6 +45,17 @@ void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks) {
 
 namespace {
 
+// Value j of a grid entry: 8 values of 2 bits, or 4 values in 4-bit fields.
+int iq_grid2(uint16_t entry, int j) { return (entry >> (2 * j)) & 3; }
+int iq_grid3(uint16_t entry, int j) { return (entry >> (4 * j)) & 7; }
+
+// ggml's ksigns_iq2xs: 7 stored sign bits of 8 values, the eighth making the count of minus
+// signs even (bit 7 = parity of bits 0..6).
+uint8_t iq_signs(uint32_t seven_bits) {
+  const uint32_t s = seven_bits & 0x7f;
+  return static_cast<uint8_t>(s | ((__builtin_popcount(s) & 1) << 7));
+}
+
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);

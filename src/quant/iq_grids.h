@@ -2,7 +2,8 @@
 // tools/gen_iq_grids.py from gguf-py). A block stores, per group of 8 (IQ1, IQ2) or 4 (IQ3)
 // weights, an index into its format's grid, and the grid entry gives the group's magnitudes.
 // Each entry is packed in a uint16: value j is kIq2Values / kIq3xxsValues / ... indexed by the bits
-// at 2j (IQ1, IQ2) or 4j (IQ3).
+// at 2j (IQ1, IQ2) or 4j (IQ3). Declarations and constants only: the CPU kernels' ISA files
+// include this, and may include nothing with inline functions of its own.
 #pragma once
 
 #include <cstdint>
@@ -15,22 +16,14 @@ extern const uint16_t kIq2sGrid[1024];
 extern const uint16_t kIq3xxsGrid[256];
 extern const uint16_t kIq3sGrid[512];
 extern const uint16_t kIq1sGrid[2048];  // IQ1_S and IQ1_M
+// The IQ3 grids with the four values of each entry as bytes (low byte first), for the CPU kernels.
+extern const uint32_t kIq3xxsGridValues[256];
+extern const uint32_t kIq3sGridValues[512];
 
 inline constexpr int8_t kIq2Values[3] = {8, 25, 43};                             // IQ2_XXS, IQ2_XS, IQ2_S
 inline constexpr int8_t kIq3xxsValues[8] = {4, 12, 20, 28, 36, 44, 52, 62};
 inline constexpr int8_t kIq3sValues[8] = {1, 3, 5, 7, 9, 11, 13, 15};
 inline constexpr int8_t kIq1Values[3] = {-1, 0, 1};                              // IQ1_S, IQ1_M
 inline constexpr float kIq1Delta = 0.125f;
-
-// Value j of a grid entry: 8 values of 2 bits, or 4 values in 4-bit fields.
-inline int iq_grid2(uint16_t entry, int j) { return (entry >> (2 * j)) & 3; }
-inline int iq_grid3(uint16_t entry, int j) { return (entry >> (4 * j)) & 7; }
-
-// ggml's ksigns_iq2xs: 7 stored sign bits of 8 values, the eighth making the count of minus
-// signs even (bit 7 = parity of bits 0..6).
-inline uint8_t iq_signs(uint32_t seven_bits) {
-  const uint32_t s = seven_bits & 0x7f;
-  return static_cast<uint8_t>(s | ((__builtin_popcount(s) & 1) << 7));
-}
 
 }  // namespace ponder::quant

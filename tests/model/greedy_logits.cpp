@@ -1,11 +1,13 @@
 // greedy_logits MODEL PROMPT_IDS N_STEPS OUT: runs a comma-separated token-id prompt through
 // Ponder, then N_STEPS greedy decode steps, and writes OUT.json ({"tokens": [...]}: the generated
 // ids) and OUT.f32 (the logits that chose each of them, (N_STEPS, vocab) float32). A test tool for
-// comparing with other engines; `ponder run` is the user-facing generator.
+// comparing with other engines; `ponder run` is the user-facing generator. The backend is the
+// fastest one here, or PONDER_TEST_BACKEND (ref, cpu, cuda).
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -24,8 +26,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    // The fastest backend here: the registry lists them slowest first (ref, cpu, cuda).
-    auto backend = make_backend(backend_names().back());
+    // The fastest backend here unless named: the registry lists them slowest first (ref, cpu, cuda).
+    const char* named = std::getenv("PONDER_TEST_BACKEND");
+    auto backend = make_backend(named != nullptr ? named : backend_names().back());
     auto model = Qwen2Model::open(argv[1], *backend);
     std::vector<int32_t> prompt;
     std::stringstream ids(argv[2]);

@@ -39,6 +39,13 @@ PONDER_AI vi bcast16(const void* p) {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(p)));
 }
 PONDER_AI vi zx16to32(const void* p) { return _mm256_cvtepu16_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+PONDER_AI vi zx8to32(const void* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(static_cast<const __m128i*>(p))); }
+// table[idx] for each int32 lane.
+PONDER_AI vi gather32(const uint32_t* table, vi idx) {
+  return _mm256_i32gather_epi32(reinterpret_cast<const int*>(table), idx, 4);
+}
+// 0xff in each byte where a == b, else 0.
+PONDER_AI vi cmpeq8(vi a, vi b) { return _mm256_cmpeq_epi8(a, b); }
 PONDER_AI vi abs8(vi a) { return _mm256_abs_epi8(a); }
 // a with the sign of w applied (negated where w < 0; zero where w == 0).
 PONDER_AI vi sign8(vi a, vi w) { return _mm256_sign_epi8(a, w); }
@@ -48,6 +55,7 @@ PONDER_AI vi set1_16(short v) { return _mm256_set1_epi16(v); }
 PONDER_AI vi set1_32(int v) { return _mm256_set1_epi32(v); }
 PONDER_AI vi and_v(vi a, vi b) { return _mm256_and_si256(a, b); }
 PONDER_AI vi or_v(vi a, vi b) { return _mm256_or_si256(a, b); }
+PONDER_AI vi xor_v(vi a, vi b) { return _mm256_xor_si256(a, b); }
 template <int N> PONDER_AI vi srl16(vi a) { return _mm256_srli_epi16(a, N); }
 template <int N> PONDER_AI vi sll16(vi a) { return _mm256_slli_epi16(a, N); }
 template <int N> PONDER_AI vi srl32(vi a) { return _mm256_srli_epi32(a, N); }

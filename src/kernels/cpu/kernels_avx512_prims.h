@@ -18,6 +18,9 @@ PONDER_AI vi bcast4(const void* p) {
 }
 PONDER_AI vi bcast16(const void* p) { return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
 PONDER_AI vi zx16to32(const void* p) { return _mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+PONDER_AI vi zx8to32(const void* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+PONDER_AI vi gather32(const uint32_t* table, vi idx) { return _mm512_i32gather_epi32(idx, table, 4); }
+PONDER_AI vi cmpeq8(vi a, vi b) { return _mm512_movm_epi8(_mm512_cmpeq_epi8_mask(a, b)); }
 PONDER_AI vi abs8(vi a) { return _mm512_abs_epi8(a); }
 // a negated where w < 0 (unlike vpsignb, not zeroed where w == 0: callers multiply by |w|).
 PONDER_AI vi sign8(vi a, vi w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }
@@ -27,6 +30,7 @@ PONDER_AI vi set1_16(short v) { return _mm512_set1_epi16(v); }
 PONDER_AI vi set1_32(int v) { return _mm512_set1_epi32(v); }
 PONDER_AI vi and_v(vi a, vi b) { return _mm512_and_si512(a, b); }
 PONDER_AI vi or_v(vi a, vi b) { return _mm512_or_si512(a, b); }
+PONDER_AI vi xor_v(vi a, vi b) { return _mm512_xor_si512(a, b); }
 template <int N> PONDER_AI vi srl16(vi a) { return _mm512_srli_epi16(a, N); }
 template <int N> PONDER_AI vi sll16(vi a) { return _mm512_slli_epi16(a, N); }
 template <int N> PONDER_AI vi srl32(vi a) { return _mm512_srli_epi32(a, N); }

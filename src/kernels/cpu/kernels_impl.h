@@ -619,6 +619,104 @@ void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
+// IQ3_S against AK activations (repack.h): each group of 4 weights of a row is an entry of the
+// 512-entry grid, its 9-bit index a byte of qs and a bit of qh, so one gather fetches a group for
+// all R rows; the signs, one bit per weight, become ±1 bytes that dot_signed puts on the
+// activations. Sub-block scales 1 + 2·ls, from 4-bit ls.
+template <int NC>
+void tile_iq3_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 110 * R;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  const vi bits = set1_32(0x08040201);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    const vi sw = loadv(p + 2 * R);
+    vi sc[8];
+    static_for<8>([&](auto i) {
+      constexpr int I = i;
+      sc[I] = scale_from_i32(add32(sll32<1>(and_v(srl32<4 * I>(sw), set1_32(15))), set1_32(1)));
+    });
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    for (int I = 0; I < 8; ++I) {
+      const uint8_t* s = p + 6 * R + I * 13 * R;
+      const vi qh = zx8to32(s);
+      static_for<2>([&](auto h) {
+        constexpr int H = h;
+        vi w[4], m[4];
+        static_for<4>([&](auto kk) {
+          constexpr int K = 4 * H + kk;
+          const vi idx = or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(qh), set1_32(256)));
+          w[kk] = gather32(quant::kIq3sGridValues, idx);
+          vi sb = zx8to32(s + 9 * R + (K / 2) * R);
+          if constexpr (K % 2 == 1) sb = srl32<4>(sb);
+          m[kk] = or_v(cmpeq8(and_v(shuf8(sb, dword_mask(0, 0, 0, 0)), bits), bits), set1_8(1));
+        });
+        for (int y = 0; y < NC; ++y) {
+          isum[y] = add32(isum[y], dot_signed<4>(w, m, a[y].q + 256 * b + 32 * I + 16 * H, sc[I]));
+        }
+      });
+    }
+    const vf dw = load_f16(p);
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+// IQ3_XXS against AK activations (repack.h), as tile_iq3_s: 8-bit indices into a 256-entry grid
+// of values up to 62; per sub-block a word of 4 × 7 sign bits (each seven with an eighth that
+// makes the count of minus signs even) and the scale 2·ls + 1 in its top 4 bits, a quarter of the
+// block's d.
+template <int NC>
+void tile_iq3_xxs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 98 * R;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  const vi bits = set1_32(0x08040201);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    for (int I = 0; I < 8; ++I) {
+      const uint8_t* s = p + 2 * R + I * 12 * R;
+      const vi aux = loadv(s + 8 * R);
+      const vi sc = scale_from_i32(add32(sll32<1>(srl32<28>(aux)), set1_32(1)));
+      static_for<2>([&](auto h) {
+        constexpr int H = h;
+        vi w[4], m[4];
+        static_for<4>([&](auto kk) {
+          constexpr int K = 4 * H + kk;
+          w[kk] = gather32(quant::kIq3xxsGridValues, zx8to32(s + K * R));
+          const vi s7 = and_v(srl32<7 * (K / 2)>(aux), set1_32(127));
+          vi sb = s7;
+          if constexpr (K % 2 == 1) {  // signs 4..7: three stored, the last the parity of all seven
+            vi x = xor_v(s7, srl32<4>(s7));
+            x = xor_v(x, srl32<2>(x));
+            x = xor_v(x, srl32<1>(x));
+            sb = or_v(srl32<4>(s7), sll32<3>(and_v(x, set1_32(1))));
+          }
+          m[kk] = or_v(cmpeq8(and_v(shuf8(sb, dword_mask(0, 0, 0, 0)), bits), bits), set1_8(1));
+        });
+        for (int y = 0; y < NC; ++y) {
+          isum[y] = add32(isum[y], dot_signed<4>(w, m, a[y].q + 256 * b + 32 * I + 16 * H, sc));
+        }
+      });
+    }
+    const vf dw = mulf(load_f16(p), set1f(0.25f));
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
 // F32 / F16 / BF16 weights against float activations: NG groups × NC rows, one FMA chain per
 // output in element order (so the tile shape does not change any result).
 template <DType T>
@@ -709,6 +807,8 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
     case DType::Q6_K: tile_q6_k<NC>(grp, n_in, tile, valid); break;
     case DType::IQ4_NL: tile_iq4_nl<NC>(grp, n_in, tile, valid); break;
     case DType::IQ4_XS: tile_iq4_xs<NC>(grp, n_in, tile, valid); break;
+    case DType::IQ3_S: tile_iq3_s<NC>(grp, n_in, tile, valid); break;
+    case DType::IQ3_XXS: tile_iq3_xxs<NC>(grp, n_in, tile, valid); break;
     default: break;
   }
 }

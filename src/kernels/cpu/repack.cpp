@@ -165,6 +165,28 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         }
         break;
       }
+      case DType::IQ3_S: {
+        const auto blk = load_block<BlockIQ3_S>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        std::memcpy(dst + 2 * R + 4 * r, blk.scales, 4);
+        for (int i = 0; i < 8; ++i) {
+          uint8_t* s = dst + 6 * R + i * 13 * R;
+          s[r] = blk.qh[i];
+          for (int k = 0; k < 8; ++k) s[R + k * R + r] = blk.qs[8 * i + k];
+          for (int l = 0; l < 4; ++l) s[9 * R + l * R + r] = blk.signs[4 * i + l];
+        }
+        break;
+      }
+      case DType::IQ3_XXS: {
+        const auto blk = load_block<BlockIQ3_XXS>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int i = 0; i < 8; ++i) {
+          uint8_t* s = dst + 2 * R + i * 12 * R;
+          for (int k = 0; k < 8; ++k) s[k * R + r] = blk.qs[8 * i + k];
+          std::memcpy(s + 8 * R + 4 * r, blk.scales_signs + 4 * i, 4);
+        }
+        break;
+      }
       case DType::Q4_1: {
         const auto blk = load_block<BlockQ4_1>(rows[r], b);
         put_f16(dst, r, blk.d);
@@ -266,7 +288,8 @@ bool has_packed_layout(DType t) {
   switch (t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
-    case DType::IQ4_NL: case DType::IQ4_XS: case DType::F32: case DType::F16: case DType::BF16:
+    case DType::IQ4_NL: case DType::IQ4_XS: case DType::IQ3_S: case DType::IQ3_XXS: case DType::F32: case DType::F16:
+    case DType::BF16:
       return true;
     default:
       return false;

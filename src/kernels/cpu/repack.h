@@ -16,6 +16,9 @@
 //   Q6_K  d[R] | scales 16 × [R] int8 | 16 sub-blocks × q6 3×4R
 //   IQ4_NL  d[R] | qs 4×4R (grid indices)
 //   IQ4_XS  d[R] | scales_h [R] u16 | scales_l [R][4] | 8 sub-blocks × qs 4×4R (grid indices)
+//   IQ3_S   d[R] | scales [R][4] (nibble i: sub-block i) | 8 sub-blocks × (qh [R] | qs [8][R] (group k's
+//           index bytes) | signs [4][R] (byte l: weights 8l..8l+7))
+//   IQ3_XXS d[R] | 8 sub-blocks × (qs [8][R] (group k's index) | signs and scale [R] u32)
 //   F32 / F16 / BF16: per element k, [R] values
 //
 // "qs 4×4R" is 32 unsigned quants of each row as nibbles: byte 4r + j of vector k (k = 0..3)
