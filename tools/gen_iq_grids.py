@@ -6,8 +6,8 @@ of the GGUF format definition, taken from the gguf package (gguf-py), which carr
 
 Every grid entry becomes one uint16: value j of the entry is kept as an index into the format's
 short list of values, at bits 2j (IQ1, IQ2: 8 values of 2 bits) or 4j (IQ3: 4 values of 3 bits in
-4-bit fields), the same packing gguf-py's hex strings use. The CPU kernels also get the IQ3 grids
-with the values themselves, one byte each (kIq3xxsGridValues, kIq3sGridValues). A rerun with the same gguf version
+4-bit fields), the same packing gguf-py's hex strings use. The CPU kernels also get the IQ2 and IQ3
+grids with the values themselves, one byte each, four to a uint32 (k*GridValues). A rerun with the same gguf version
 writes an identical file; tests/unit/quant checks the expanded grids against gguf-py's through the
 dequantization vectors.
 """
@@ -52,9 +52,15 @@ def main() -> None:
         for i in range(0, len(entries), 12):
             out.append("    " + " ".join(f"0x{e:04x}," for e in entries[i:i + 12]))
         out += ["};", ""]
-    for name, cls in [("kIq3xxsGridValues", quants.IQ3_XXS), ("kIq3sGridValues", quants.IQ3_S)]:
-        values = cls.grid_map
-        words = [sum(values[(e >> (4 * j)) & 7] << (8 * j) for j in range(4)) for e in packed_entries(cls)]
+    # Values as bytes: IQ3 entries in one uint32 each, IQ2 entries (8 values) in two, low half first.
+    for name, cls, field in [("kIq3xxsGridValues", quants.IQ3_XXS, 4), ("kIq3sGridValues", quants.IQ3_S, 4),
+                             ("kIq2xxsGridValues", quants.IQ2_XXS, 2), ("kIq2xsGridValues", quants.IQ2_XS, 2),
+                             ("kIq2sGridValues", quants.IQ2_S, 2)]:
+        values, mask = cls.grid_map, (1 << field) - 1 if field == 2 else 7
+        words = []
+        for e in packed_entries(cls):
+            v = [values[(e >> (field * j)) & mask] for j in range(cls.grid_shape[1])]
+            words += [sum(v[4 * h + j] << (8 * j) for j in range(4)) for h in range(len(v) // 4)]
         out.append(f"const uint32_t {name}[{len(words)}] = {{")
         for i in range(0, len(words), 8):
             out.append("    " + " ".join(f"0x{w:08x}," for w in words[i:i + 8]))

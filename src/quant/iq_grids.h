@@ -16,9 +16,13 @@ extern const uint16_t kIq2sGrid[1024];
 extern const uint16_t kIq3xxsGrid[256];
 extern const uint16_t kIq3sGrid[512];
 extern const uint16_t kIq1sGrid[2048];  // IQ1_S and IQ1_M
-// The IQ3 grids with the four values of each entry as bytes (low byte first), for the CPU kernels.
+// For the CPU kernels, the grids with their values as bytes, four to a uint32 (low byte first):
+// an IQ3 entry is one uint32, an IQ2 entry two (values 0-3, then 4-7).
 extern const uint32_t kIq3xxsGridValues[256];
 extern const uint32_t kIq3sGridValues[512];
+extern const uint32_t kIq2xxsGridValues[2 * 256];
+extern const uint32_t kIq2xsGridValues[2 * 512];
+extern const uint32_t kIq2sGridValues[2 * 1024];
 
 inline constexpr int8_t kIq2Values[3] = {8, 25, 43};                             // IQ2_XXS, IQ2_XS, IQ2_S
 inline constexpr int8_t kIq3xxsValues[8] = {4, 12, 20, 28, 36, 44, 52, 62};

@@ -10,7 +10,7 @@
 //   A16 (Q8_0): per row int16 q[n_in], float d[n_in/32]; x ≈ d·q with |q| ≤ 32767, so Q8_0
 //       weights meet almost exact activations (int16 madd costs what the int8 sign trick would).
 //   AK  (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, IQ3_S,
-//       IQ3_XXS): per row int8 q[n_in], float d[n_in/256], int16 bsum16[n_in/16],
+//       IQ3_XXS, IQ2_S, IQ2_XS, IQ2_XXS): per row int8 q[n_in], float d[n_in/256], int16 bsum16[n_in/16],
 //       int16 bsum32[n_in/32] (sums of q over 16 and 32 elements, for the minimums and offsets).
 //   F32 (F32, F16, BF16): the float activations themselves.
 #pragma once

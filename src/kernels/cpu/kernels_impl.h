@@ -619,6 +619,25 @@ void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
+// The IQ1-IQ3 kernels fetch grid entries for the R rows of a group at once (gather32, indices in
+// int32 lanes) and keep signs apart from magnitudes: signs become ±1 bytes that dot_signed puts
+// on the activations.
+
+// ±1 bytes for 4 weights of each row, minus where bits 0..3 of the lane's low byte are set.
+PONDER_AI vi sign_bytes(vi lanes) {
+  const vi bits = set1_32(0x08040201);
+  return or_v(cmpeq8(and_v(shuf8(lanes, dword_mask(0, 0, 0, 0)), bits), bits), set1_8(1));
+}
+
+// ggml's ksigns: the low 7 bits of each lane with an eighth, the parity of the seven, at bit 7
+// (so the count of minus signs in a group of 8 is even).
+PONDER_AI vi with_parity(vi s7) {
+  vi x = xor_v(s7, srl32<4>(s7));
+  x = xor_v(x, srl32<2>(x));
+  x = xor_v(x, srl32<1>(x));
+  return or_v(s7, sll32<7>(and_v(x, set1_32(1))));
+}
+
 // IQ3_S against AK activations (repack.h): each group of 4 weights of a row is an entry of the
 // 512-entry grid, its 9-bit index a byte of qs and a bit of qh, so one gather fetches a group for
 // all R rows; the signs, one bit per weight, become ±1 bytes that dot_signed puts on the
@@ -631,7 +650,6 @@ void tile_iq3_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
   for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
   vf acc[NC];
   for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  const vi bits = set1_32(0x08040201);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = grp + b * kBlock;
     if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
@@ -653,9 +671,8 @@ void tile_iq3_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
           constexpr int K = 4 * H + kk;
           const vi idx = or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(qh), set1_32(256)));
           w[kk] = gather32(quant::kIq3sGridValues, idx);
-          vi sb = zx8to32(s + 9 * R + (K / 2) * R);
-          if constexpr (K % 2 == 1) sb = srl32<4>(sb);
-          m[kk] = or_v(cmpeq8(and_v(shuf8(sb, dword_mask(0, 0, 0, 0)), bits), bits), set1_8(1));
+          const vi sb = zx8to32(s + 9 * R + (K / 2) * R);
+          m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(sb) : sb);
         });
         for (int y = 0; y < NC; ++y) {
           isum[y] = add32(isum[y], dot_signed<4>(w, m, a[y].q + 256 * b + 32 * I + 16 * H, sc[I]));
@@ -680,7 +697,6 @@ void tile_iq3_xxs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid
   for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
   vf acc[NC];
   for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  const vi bits = set1_32(0x08040201);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = grp + b * kBlock;
     if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
@@ -697,14 +713,7 @@ void tile_iq3_xxs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid
           constexpr int K = 4 * H + kk;
           w[kk] = gather32(quant::kIq3xxsGridValues, zx8to32(s + K * R));
           const vi s7 = and_v(srl32<7 * (K / 2)>(aux), set1_32(127));
-          vi sb = s7;
-          if constexpr (K % 2 == 1) {  // signs 4..7: three stored, the last the parity of all seven
-            vi x = xor_v(s7, srl32<4>(s7));
-            x = xor_v(x, srl32<2>(x));
-            x = xor_v(x, srl32<1>(x));
-            sb = or_v(srl32<4>(s7), sll32<3>(and_v(x, set1_32(1))));
-          }
-          m[kk] = or_v(cmpeq8(and_v(shuf8(sb, dword_mask(0, 0, 0, 0)), bits), bits), set1_8(1));
+          m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(with_parity(s7)) : s7);
         });
         for (int y = 0; y < NC; ++y) {
           isum[y] = add32(isum[y], dot_signed<4>(w, m, a[y].q + 256 * b + 32 * I + 16 * H, sc));
@@ -712,6 +721,69 @@ void tile_iq3_xxs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid
       });
     }
     const vf dw = mulf(load_f16(p), set1f(0.25f));
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
+// IQ2_XXS, IQ2_XS and IQ2_S against AK activations (repack.h): groups of 8 weights, each an entry
+// of the format's grid, whose two uint32 of values (2·index and 2·index + 1) are weights 0-3 and
+// 4-7 of the R rows; signs by the group (7 stored with a parity bit for XXS and XS, 8 for S);
+// scale 2·ls + 1 per sub-block (XXS) or per half sub-block (XS, S), an eighth of the block's d.
+template <DType T, int NC>
+void tile_iq2(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = (T == DType::IQ2_XXS ? 66 : T == DType::IQ2_XS ? 74 : 82) * R;
+  const uint32_t* grid = T == DType::IQ2_XXS ? quant::kIq2xxsGridValues
+                         : T == DType::IQ2_XS ? quant::kIq2xsGridValues
+                                              : quant::kIq2sGridValues;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    for (int I = 0; I < 8; ++I) {
+      // XXS: index bytes [4][R] | aux [R] u32. XS: scales [8][R] then [4][R] u16 per sub-block.
+      // S: scales [8][R] then qs [4][R] | qh [R] | signs [4][R] per sub-block.
+      const uint8_t* s = T == DType::IQ2_XXS ? p + 2 * R + I * 8 * R
+                         : T == DType::IQ2_XS ? p + 10 * R + I * 8 * R
+                                              : p + 10 * R + I * 9 * R;
+      const vi aux = T == DType::IQ2_XXS ? loadv(s + 4 * R) : zx8to32(p + 2 * R + I * R);  // XS, S: scales
+      static_for<2>([&](auto h) {
+        constexpr int H = h;
+        const vi ls = T == DType::IQ2_XXS ? srl32<28>(aux) : and_v(srl32<4 * H>(aux), set1_32(15));
+        const vi sc = scale_from_i32(add32(sll32<1>(ls), set1_32(1)));
+        vi w[4], m[4];
+        static_for<2>([&](auto gg) {
+          constexpr int G = 2 * H + gg;
+          vi idx, s8;
+          if constexpr (T == DType::IQ2_XXS) {
+            idx = zx8to32(s + G * R);
+            s8 = with_parity(and_v(srl32<7 * G>(aux), set1_32(127)));
+          } else if constexpr (T == DType::IQ2_XS) {
+            const vi q = zx16to32(s + G * 2 * R);
+            idx = and_v(q, set1_32(511));
+            s8 = with_parity(srl32<9>(q));
+          } else {
+            idx = or_v(zx8to32(s + G * R), and_v(sll32<8 - 2 * G>(zx8to32(s + 4 * R)), set1_32(0x300)));
+            s8 = zx8to32(s + 5 * R + G * R);
+          }
+          const vi i2 = add32(idx, idx);
+          w[2 * gg] = gather32(grid, i2);
+          w[2 * gg + 1] = gather32(grid, add32(i2, set1_32(1)));
+          m[2 * gg] = sign_bytes(s8);
+          m[2 * gg + 1] = sign_bytes(srl32<4>(s8));
+        });
+        for (int y = 0; y < NC; ++y) {
+          isum[y] = add32(isum[y], dot_signed<4>(w, m, a[y].q + 256 * b + 32 * I + 16 * H, sc));
+        }
+      });
+    }
+    const vf dw = mulf(load_f16(p), set1f(0.125f));
     for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
   }
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
@@ -809,6 +881,9 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
     case DType::IQ4_XS: tile_iq4_xs<NC>(grp, n_in, tile, valid); break;
     case DType::IQ3_S: tile_iq3_s<NC>(grp, n_in, tile, valid); break;
     case DType::IQ3_XXS: tile_iq3_xxs<NC>(grp, n_in, tile, valid); break;
+    case DType::IQ2_XXS: tile_iq2<DType::IQ2_XXS, NC>(grp, n_in, tile, valid); break;
+    case DType::IQ2_XS: tile_iq2<DType::IQ2_XS, NC>(grp, n_in, tile, valid); break;
+    case DType::IQ2_S: tile_iq2<DType::IQ2_S, NC>(grp, n_in, tile, valid); break;
     default: break;
   }
 }

@@ -187,6 +187,38 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         }
         break;
       }
+      case DType::IQ2_XXS: {
+        const auto blk = load_block<BlockIQ2_XXS>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        const auto* qs = reinterpret_cast<const uint8_t*>(blk.qs);
+        for (int i = 0; i < 8; ++i) {
+          uint8_t* s = dst + 2 * R + i * 8 * R;
+          for (int l = 0; l < 4; ++l) s[l * R + r] = qs[8 * i + l];
+          std::memcpy(s + 4 * R + 4 * r, qs + 8 * i + 4, 4);
+        }
+        break;
+      }
+      case DType::IQ2_XS: {
+        const auto blk = load_block<BlockIQ2_XS>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int i = 0; i < 8; ++i) {
+          dst[2 * R + i * R + r] = blk.scales[i];
+          for (int l = 0; l < 4; ++l) std::memcpy(dst + 10 * R + i * 8 * R + (l * R + r) * 2, &blk.qs[4 * i + l], 2);
+        }
+        break;
+      }
+      case DType::IQ2_S: {
+        const auto blk = load_block<BlockIQ2_S>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int i = 0; i < 8; ++i) {
+          dst[2 * R + i * R + r] = blk.scales[i];
+          uint8_t* s = dst + 10 * R + i * 9 * R;
+          for (int l = 0; l < 4; ++l) s[l * R + r] = blk.qs[4 * i + l];
+          s[4 * R + r] = blk.qh[i];
+          for (int l = 0; l < 4; ++l) s[5 * R + l * R + r] = blk.signs[4 * i + l];
+        }
+        break;
+      }
       case DType::Q4_1: {
         const auto blk = load_block<BlockQ4_1>(rows[r], b);
         put_f16(dst, r, blk.d);
@@ -288,8 +320,8 @@ bool has_packed_layout(DType t) {
   switch (t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
-    case DType::IQ4_NL: case DType::IQ4_XS: case DType::IQ3_S: case DType::IQ3_XXS: case DType::F32: case DType::F16:
-    case DType::BF16:
+    case DType::IQ4_NL: case DType::IQ4_XS: case DType::IQ3_S: case DType::IQ3_XXS: case DType::IQ2_S:
+    case DType::IQ2_XS: case DType::IQ2_XXS: case DType::F32: case DType::F16: case DType::BF16:
       return true;
     default:
       return false;

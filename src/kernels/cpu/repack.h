@@ -19,6 +19,9 @@
 //   IQ3_S   d[R] | scales [R][4] (nibble i: sub-block i) | 8 sub-blocks × (qh [R] | qs [8][R] (group k's
 //           index bytes) | signs [4][R] (byte l: weights 8l..8l+7))
 //   IQ3_XXS d[R] | 8 sub-blocks × (qs [8][R] (group k's index) | signs and scale [R] u32)
+//   IQ2_XXS d[R] | 8 sub-blocks × (qs [4][R] (group l's index) | signs and scale [R] u32)
+//   IQ2_XS  d[R] | scales [8][R] | 8 sub-blocks × [4][R] u16 (index and signs of group l)
+//   IQ2_S   d[R] | scales [8][R] | 8 sub-blocks × (qs [4][R] | qh [R] | signs [4][R])
 //   F32 / F16 / BF16: per element k, [R] values
 //
 // "qs 4×4R" is 32 unsigned quants of each row as nibbles: byte 4r + j of vector k (k = 0..3)
