@@ -619,7 +619,7 @@ void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
-// The IQ1-IQ3 kernels fetch grid entries for the R rows of a group at once (gather32, indices in
+// The IQ2 and IQ3 kernels fetch grid entries for the R rows of a group at once (gather32, indices in
 // int32 lanes) and keep signs apart from magnitudes: signs become ±1 bytes that dot_signed puts
 // on the activations.
 
@@ -638,13 +638,16 @@ PONDER_AI vi with_parity(vi s7) {
   return or_v(s7, sll32<7>(and_v(x, set1_32(1))));
 }
 
-// IQ3_S against AK activations (repack.h): each group of 4 weights of a row is an entry of the
-// 512-entry grid, its 9-bit index a byte of qs and a bit of qh, so one gather fetches a group for
-// all R rows; the signs, one bit per weight, become ±1 bytes that dot_signed puts on the
-// activations. Sub-block scales 1 + 2·ls, from 4-bit ls.
-template <int NC>
-void tile_iq3_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
-  constexpr int kBlock = 110 * R;
+// IQ3_XXS and IQ3_S against AK activations (repack.h): each group of 4 weights of a row is an
+// entry of the grid, so one gather fetches a group for all R rows. XXS: 256 entries of values up to
+// 62; per sub-block a word of 4 × 7 sign bits (with_parity) with the scale 2·ls + 1 in its top 4
+// bits, a quarter of the block's d. S: 512 entries (a ninth index bit from qh) of values up to 15;
+// every sign bit stored; scales 2·ls + 1 from a word of nibbles per row, times d.
+template <DType T, int NC>
+void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr bool kS = T == DType::IQ3_S;
+  constexpr int kBlock = (kS ? 110 : 98) * R;
+  const uint32_t* grid = kS ? quant::kIq3sGridValues : quant::kIq3xxsGridValues;
   const int64_t nb = n_in / 256;
   AkRow a[NC];
   for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
@@ -653,74 +656,41 @@ void tile_iq3_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = grp + b * kBlock;
     if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
-    const vi sw = loadv(p + 2 * R);
-    vi sc[8];
-    static_for<8>([&](auto i) {
-      constexpr int I = i;
-      sc[I] = scale_from_i32(add32(sll32<1>(and_v(srl32<4 * I>(sw), set1_32(15))), set1_32(1)));
-    });
-    vi isum[NC];
-    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
-    for (int I = 0; I < 8; ++I) {
-      const uint8_t* s = p + 6 * R + I * 13 * R;
-      const vi qh = zx8to32(s);
-      static_for<2>([&](auto h) {
-        constexpr int H = h;
-        vi w[4], m[4];
-        static_for<4>([&](auto kk) {
-          constexpr int K = 4 * H + kk;
-          const vi idx = or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(qh), set1_32(256)));
-          w[kk] = gather32(quant::kIq3sGridValues, idx);
-          const vi sb = zx8to32(s + 9 * R + (K / 2) * R);
-          m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(sb) : sb);
-        });
-        for (int y = 0; y < NC; ++y) {
-          isum[y] = add32(isum[y], dot_signed<4>(w, m, a[y].q + 256 * b + 32 * I + 16 * H, sc[I]));
-        }
+    vi sc_s[8];  // S: the eight sub-blocks' scales
+    if constexpr (kS) {
+      const vi sw = loadv(p + 2 * R);
+      static_for<8>([&](auto i) {
+        sc_s[i] = scale_from_i32(add32(sll32<1>(and_v(srl32<4 * i>(sw), set1_32(15))), set1_32(1)));
       });
     }
-    const vf dw = load_f16(p);
-    for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
-}
-
-// IQ3_XXS against AK activations (repack.h), as tile_iq3_s: 8-bit indices into a 256-entry grid
-// of values up to 62; per sub-block a word of 4 × 7 sign bits (each seven with an eighth that
-// makes the count of minus signs even) and the scale 2·ls + 1 in its top 4 bits, a quarter of the
-// block's d.
-template <int NC>
-void tile_iq3_xxs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
-  constexpr int kBlock = 98 * R;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
     vi isum[NC];
     for (int y = 0; y < NC; ++y) isum[y] = zeroi();
     for (int I = 0; I < 8; ++I) {
-      const uint8_t* s = p + 2 * R + I * 12 * R;
-      const vi aux = loadv(s + 8 * R);
-      const vi sc = scale_from_i32(add32(sll32<1>(srl32<28>(aux)), set1_32(1)));
+      // XXS: qs [8][R] | aux [R] u32. S: qh [R] | qs [8][R] | signs [4][R].
+      const uint8_t* s = kS ? p + 6 * R + I * 13 * R : p + 2 * R + I * 12 * R;
+      const vi aux = kS ? zx8to32(s) : loadv(s + 8 * R);  // S: qh
+      const vi sc = kS ? sc_s[I] : scale_from_i32(add32(sll32<1>(srl32<28>(aux)), set1_32(1)));
       static_for<2>([&](auto h) {
         constexpr int H = h;
         vi w[4], m[4];
         static_for<4>([&](auto kk) {
           constexpr int K = 4 * H + kk;
-          w[kk] = gather32(quant::kIq3xxsGridValues, zx8to32(s + K * R));
-          const vi s7 = and_v(srl32<7 * (K / 2)>(aux), set1_32(127));
-          m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(with_parity(s7)) : s7);
+          if constexpr (kS) {
+            w[kk] = gather32(grid, or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(aux), set1_32(256))));
+            const vi sb = zx8to32(s + 9 * R + (K / 2) * R);
+            m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(sb) : sb);
+          } else {
+            w[kk] = gather32(grid, zx8to32(s + K * R));
+            const vi s7 = and_v(srl32<7 * (K / 2)>(aux), set1_32(127));
+            m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(with_parity(s7)) : s7);
+          }
         });
         for (int y = 0; y < NC; ++y) {
           isum[y] = add32(isum[y], dot_signed<4>(w, m, a[y].q + 256 * b + 32 * I + 16 * H, sc));
         }
       });
     }
-    const vf dw = mulf(load_f16(p), set1f(0.25f));
+    const vf dw = kS ? load_f16(p) : mulf(load_f16(p), set1f(0.25f));
     for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
   }
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
@@ -879,8 +849,8 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
     case DType::Q6_K: tile_q6_k<NC>(grp, n_in, tile, valid); break;
     case DType::IQ4_NL: tile_iq4_nl<NC>(grp, n_in, tile, valid); break;
     case DType::IQ4_XS: tile_iq4_xs<NC>(grp, n_in, tile, valid); break;
-    case DType::IQ3_S: tile_iq3_s<NC>(grp, n_in, tile, valid); break;
-    case DType::IQ3_XXS: tile_iq3_xxs<NC>(grp, n_in, tile, valid); break;
+    case DType::IQ3_S: tile_iq3<DType::IQ3_S, NC>(grp, n_in, tile, valid); break;
+    case DType::IQ3_XXS: tile_iq3<DType::IQ3_XXS, NC>(grp, n_in, tile, valid); break;
     case DType::IQ2_XXS: tile_iq2<DType::IQ2_XXS, NC>(grp, n_in, tile, valid); break;
     case DType::IQ2_XS: tile_iq2<DType::IQ2_XS, NC>(grp, n_in, tile, valid); break;
     case DType::IQ2_S: tile_iq2<DType::IQ2_S, NC>(grp, n_in, tile, valid); break;
