@@ -91,7 +91,8 @@ void dequantize_iq2_xxs(const void* src, float* dst, int64_t n_blocks) {
       std::memcpy(&aux, &blk.qs[4 * i + 2], 4);
       const float db = d * (0.5f + static_cast<float>(aux >> 28)) * 0.25f;
       for (int l = 0; l < 4; ++l) {
-        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db, kIq2xxsGrid[(idx >> (8 * l)) & 0xff], iq_signs(aux >> (7 * l)));
+        const uint16_t entry = kIq2xxsGrid[(idx >> (8 * l)) & 0xff];
+        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db, entry, iq_signs(aux >> (7 * l)));
       }
     }
   }

@@ -19,7 +19,18 @@ PONDER_AI vi bcast4(const void* p) {
 PONDER_AI vi bcast16(const void* p) { return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
 PONDER_AI vi zx16to32(const void* p) { return _mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
 PONDER_AI vi zx8to32(const void* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
-PONDER_AI vi gather32(const uint32_t* table, vi idx) { return _mm512_i32gather_epi32(idx, table, 4); }
+// Grid lookups (kernels_avx2.cpp defines what they compute): vpgatherdd.
+PONDER_AI vi lookup32(const uint32_t* table, vi idx) { return _mm512_i32gather_epi32(idx, table, 4); }
+template <int Stride>
+PONDER_AI vi lookup8(const uint32_t* table, const uint8_t* idx) {
+  const vi i = _mm512_cvtepu8_epi32(_mm_loadu_si128(static_cast<const __m128i*>(static_cast<const void*>(idx))));
+  return _mm512_i32gather_epi32(i, table, 4 * Stride);
+}
+template <int Stride>
+PONDER_AI vi lookup16(const uint32_t* table, const uint8_t* p, uint32_t mask) {
+  const vi q = _mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(static_cast<const void*>(p))));
+  return _mm512_i32gather_epi32(_mm512_and_si512(q, _mm512_set1_epi32(static_cast<int>(mask))), table, 4 * Stride);
+}
 PONDER_AI vi cmpeq8(vi a, vi b) { return _mm512_movm_epi8(_mm512_cmpeq_epi8_mask(a, b)); }
 PONDER_AI vi abs8(vi a) { return _mm512_abs_epi8(a); }
 // a negated where w < 0 (unlike vpsignb, not zeroed where w == 0: callers multiply by |w|).

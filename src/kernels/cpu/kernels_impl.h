@@ -619,9 +619,9 @@ void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
-// The IQ2 and IQ3 kernels fetch grid entries for the R rows of a group at once (gather32, indices in
-// int32 lanes) and keep signs apart from magnitudes: signs become ±1 bytes that dot_signed puts
-// on the activations.
+// The IQ2 and IQ3 kernels fetch grid entries for the R rows of a group at once (lookup8,
+// lookup16, lookup32) and keep signs apart from magnitudes: signs become ±1 bytes that
+// dot_signed puts on the activations.
 
 // ±1 bytes for 4 weights of each row, minus where bits 0..3 of the lane's low byte are set.
 PONDER_AI vi sign_bytes(vi lanes) {
@@ -639,7 +639,7 @@ PONDER_AI vi with_parity(vi s7) {
 }
 
 // IQ3_XXS and IQ3_S against AK activations (repack.h): each group of 4 weights of a row is an
-// entry of the grid, so one gather fetches a group for all R rows. XXS: 256 entries of values up to
+// entry of the grid, so one lookup fetches a group for all R rows. XXS: 256 entries of values up to
 // 62; per sub-block a word of 4 × 7 sign bits (with_parity) with the scale 2·ls + 1 in its top 4
 // bits, a quarter of the block's d. S: 512 entries (a ninth index bit from qh) of values up to 15;
 // every sign bit stored; scales 2·ls + 1 from a word of nibbles per row, times d.
@@ -668,7 +668,8 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
     for (int I = 0; I < 8; ++I) {
       // XXS: qs [8][R] | aux [R] u32. S: qh [R] | qs [8][R] | signs [4][R].
       const uint8_t* s = kS ? p + 6 * R + I * 13 * R : p + 2 * R + I * 12 * R;
-      const vi aux = kS ? zx8to32(s) : loadv(s + 8 * R);  // S: qh
+      const vi aux = kS ? zx8to32(s) : loadv(s + 8 * R);  // S: qh; XXS: signs and scale
+      const vi qh = aux;
       const vi sc = kS ? sc_s[I] : scale_from_i32(add32(sll32<1>(srl32<28>(aux)), set1_32(1)));
       static_for<2>([&](auto h) {
         constexpr int H = h;
@@ -676,11 +677,11 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
         static_for<4>([&](auto kk) {
           constexpr int K = 4 * H + kk;
           if constexpr (kS) {
-            w[kk] = gather32(grid, or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(aux), set1_32(256))));
+            w[kk] = lookup32(grid, or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(qh), set1_32(256))));
             const vi sb = zx8to32(s + 9 * R + (K / 2) * R);
             m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(sb) : sb);
           } else {
-            w[kk] = gather32(grid, zx8to32(s + K * R));
+            w[kk] = lookup8<1>(grid, s + K * R);
             const vi s7 = and_v(srl32<7 * (K / 2)>(aux), set1_32(127));
             m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(with_parity(s7)) : s7);
           }
@@ -698,8 +699,8 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
 
 // IQ2_XXS, IQ2_XS and IQ2_S against AK activations (repack.h): groups of 8 weights, each an entry
 // of the format's grid, whose two uint32 of values (2·index and 2·index + 1) are weights 0-3 and
-// 4-7 of the R rows; signs by the group (7 stored with a parity bit for XXS and XS, 8 for S);
-// scale 2·ls + 1 per sub-block (XXS) or per half sub-block (XS, S), an eighth of the block's d.
+// 4-7 of the R rows (two lookups); signs by the group (7 stored with a parity bit for XXS and XS,
+// 8 for S); scale 2·ls + 1 per sub-block (XXS) or per half sub-block (XS, S), an eighth of d.
 template <DType T, int NC>
 void tile_iq2(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = (T == DType::IQ2_XXS ? 66 : T == DType::IQ2_XS ? 74 : 82) * R;
@@ -730,21 +731,22 @@ void tile_iq2(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
         vi w[4], m[4];
         static_for<2>([&](auto gg) {
           constexpr int G = 2 * H + gg;
-          vi idx, s8;
+          vi s8;
           if constexpr (T == DType::IQ2_XXS) {
-            idx = zx8to32(s + G * R);
+            w[2 * gg] = lookup8<2>(grid, s + G * R);
+            w[2 * gg + 1] = lookup8<2>(grid + 1, s + G * R);
             s8 = with_parity(and_v(srl32<7 * G>(aux), set1_32(127)));
           } else if constexpr (T == DType::IQ2_XS) {
-            const vi q = zx16to32(s + G * 2 * R);
-            idx = and_v(q, set1_32(511));
-            s8 = with_parity(srl32<9>(q));
+            w[2 * gg] = lookup16<2>(grid, s + G * 2 * R, 511);
+            w[2 * gg + 1] = lookup16<2>(grid + 1, s + G * 2 * R, 511);
+            s8 = with_parity(srl32<9>(zx16to32(s + G * 2 * R)));
           } else {
-            idx = or_v(zx8to32(s + G * R), and_v(sll32<8 - 2 * G>(zx8to32(s + 4 * R)), set1_32(0x300)));
+            const vi hi = and_v(sll32<8 - 2 * G>(zx8to32(s + 4 * R)), set1_32(0x300));  // qh bits 2G, 2G+1
+            const vi i2 = sll32<1>(or_v(zx8to32(s + G * R), hi));
+            w[2 * gg] = lookup32(grid, i2);
+            w[2 * gg + 1] = lookup32(grid + 1, i2);
             s8 = zx8to32(s + 5 * R + G * R);
           }
-          const vi i2 = add32(idx, idx);
-          w[2 * gg] = gather32(grid, i2);
-          w[2 * gg + 1] = gather32(grid, add32(i2, set1_32(1)));
           m[2 * gg] = sign_bytes(s8);
           m[2 * gg + 1] = sign_bytes(srl32<4>(s8));
         });
