@@ -64,6 +64,9 @@ uint32_t load_u32(const uint8_t* p) {
 
 float sign_of(uint32_t signs, int j) { return (signs >> j) & 1 ? -1.0f : 1.0f; }
 
+// An IQ2 sub-block scale: d * (0.5 + ls) * 0.25.
+float iq2_scale(float d, uint32_t ls) { return d * (0.5f + static_cast<float>(ls)) * 0.25f; }
+
 // Eight weights from an IQ2 grid entry: db * value * sign.
 void put_iq2_group(float* y, float db, uint16_t entry, uint32_t signs) {
   for (int j = 0; j < 8; ++j) y[j] = db * static_cast<float>(kIq2Values[iq_grid2(entry, j)]) * sign_of(signs, j);
@@ -89,7 +92,7 @@ void dequantize_iq2_xxs(const void* src, float* dst, int64_t n_blocks) {
       uint32_t idx, aux;
       std::memcpy(&idx, &blk.qs[4 * i], 4);
       std::memcpy(&aux, &blk.qs[4 * i + 2], 4);
-      const float db = d * (0.5f + static_cast<float>(aux >> 28)) * 0.25f;
+      const float db = iq2_scale(d, aux >> 28);
       for (int l = 0; l < 4; ++l) {
         const uint16_t entry = kIq2xxsGrid[(idx >> (8 * l)) & 0xff];
         put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db, entry, iq_signs(aux >> (7 * l)));
@@ -103,8 +106,7 @@ void dequantize_iq2_xs(const void* src, float* dst, int64_t n_blocks) {
     const BlockIQ2_XS blk = load_block<BlockIQ2_XS>(src, b);
     const float d = f16_to_f32(blk.d);
     for (int i = 0; i < QK_K / 32; ++i) {
-      const float db[2] = {d * (0.5f + static_cast<float>(blk.scales[i] & 0x0f)) * 0.25f,
-                           d * (0.5f + static_cast<float>(blk.scales[i] >> 4)) * 0.25f};
+      const float db[2] = {iq2_scale(d, blk.scales[i] & 0x0f), iq2_scale(d, blk.scales[i] >> 4)};
       for (int l = 0; l < 4; ++l) {
         const uint16_t q = blk.qs[4 * i + l];
         put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2xsGrid[q & 511], iq_signs(q >> 9));
@@ -118,8 +120,7 @@ void dequantize_iq2_s(const void* src, float* dst, int64_t n_blocks) {
     const BlockIQ2_S blk = load_block<BlockIQ2_S>(src, b);
     const float d = f16_to_f32(blk.d);
     for (int i = 0; i < QK_K / 32; ++i) {
-      const float db[2] = {d * (0.5f + static_cast<float>(blk.scales[i] & 0x0f)) * 0.25f,
-                           d * (0.5f + static_cast<float>(blk.scales[i] >> 4)) * 0.25f};
+      const float db[2] = {iq2_scale(d, blk.scales[i] & 0x0f), iq2_scale(d, blk.scales[i] >> 4)};
       for (int l = 0; l < 4; ++l) {
         const int index = blk.qs[4 * i + l] | (((blk.qh[i] >> (2 * l)) & 3) << 8);
         put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2sGrid[index], blk.signs[4 * i + l]);
