@@ -4,10 +4,10 @@ of the GGUF format definition, taken from the gguf package (gguf-py), which carr
 
     python3 tools/gen_iq_grids.py [--out src/quant/iq_grids.cpp]
 
-Every grid entry becomes one uint16: value j of the entry is kept as an index into the format's
-short list of values, at bits 2j (IQ1, IQ2: 8 values of 2 bits) or 4j (IQ3: 4 values of 3 bits in
-4-bit fields), the same packing gguf-py's hex strings use. The CPU kernels also get the IQ2 and IQ3
-grids with the values themselves, one byte each, four to a uint32 (k*GridValues). A rerun with the same gguf version
+The IQ2 and IQ3 grids are written with their values as bytes, four to a uint32 (k*GridValues:
+one word per IQ3 entry, two per IQ2 entry), which both the dequantizers and the CPU kernels read.
+IQ1's grid (2048 entries of -1, 0, 1) stays packed as gguf-py packs it: one uint16 per entry,
+value j an index into (-1, 0, 1) at bits 2j. A rerun with the same gguf version
 writes an identical file; tests/unit/quant checks the expanded grids against gguf-py's through the
 dequantization vectors.
 """
@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 from gguf import quants
 
-# C++ name, gguf-py class.
-GRIDS = [("kIq2xxsGrid", quants.IQ2_XXS), ("kIq2xsGrid", quants.IQ2_XS), ("kIq2sGrid", quants.IQ2_S),
-         ("kIq3xxsGrid", quants.IQ3_XXS), ("kIq3sGrid", quants.IQ3_S), ("kIq1sGrid", quants.IQ1_S)]
+# C++ name, gguf-py class of the grids kept packed (IQ1: values -1, 0, 1 as 2-bit fields).
+GRIDS = [("kIq1sGrid", quants.IQ1_S)]
 
 
 def packed_entries(cls) -> list[int]:

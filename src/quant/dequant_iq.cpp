@@ -45,9 +45,9 @@ void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks) {
 
 namespace {
 
-// Value j of a grid entry: 8 values of 2 bits, or 4 values in 4-bit fields.
-int iq_grid2(uint16_t entry, int j) { return (entry >> (2 * j)) & 3; }
-int iq_grid3(uint16_t entry, int j) { return (entry >> (4 * j)) & 7; }
+// Value j of an IQ1 grid entry (index into kIq1Values), and byte j of a run of value words.
+int iq1_value(uint16_t entry, int j) { return (entry >> (2 * j)) & 3; }
+float grid_value(const uint32_t* words, int j) { return static_cast<float>((words[j / 4] >> (8 * (j % 4))) & 0xff); }
 
 // ggml's ksigns_iq2xs: 7 stored sign bits of 8 values, the eighth making the count of minus
 // signs even (bit 7 = parity of bits 0..6).
@@ -67,19 +67,19 @@ float sign_of(uint32_t signs, int j) { return (signs >> j) & 1 ? -1.0f : 1.0f; }
 // An IQ2 sub-block scale: d * (0.5 + ls) * 0.25.
 float iq2_scale(float d, uint32_t ls) { return d * (0.5f + static_cast<float>(ls)) * 0.25f; }
 
-// Eight weights from an IQ2 grid entry: db * value * sign.
-void put_iq2_group(float* y, float db, uint16_t entry, uint32_t signs) {
-  for (int j = 0; j < 8; ++j) y[j] = db * static_cast<float>(kIq2Values[iq_grid2(entry, j)]) * sign_of(signs, j);
+// Eight weights from an IQ2 grid entry (two value words): db * value * sign.
+void put_iq2_group(float* y, float db, const uint32_t* entry, uint32_t signs) {
+  for (int j = 0; j < 8; ++j) y[j] = db * grid_value(entry, j) * sign_of(signs, j);
 }
 
-// Four weights from an IQ3 grid entry (values), signs bits `shift`..`shift`+3.
-void put_iq3_group(float* y, float db, uint16_t entry, const int8_t* values, uint32_t signs, int shift) {
-  for (int j = 0; j < 4; ++j) y[j] = db * static_cast<float>(values[iq_grid3(entry, j)]) * sign_of(signs, shift + j);
+// Four weights from an IQ3 grid entry (one value word), signs bits `shift`..`shift`+3.
+void put_iq3_group(float* y, float db, uint32_t entry, uint32_t signs, int shift) {
+  for (int j = 0; j < 4; ++j) y[j] = db * grid_value(&entry, j) * sign_of(signs, shift + j);
 }
 
 // Eight weights from an IQ1 grid entry: dl * (value + delta).
 void put_iq1_group(float* y, float dl, uint16_t entry, float delta) {
-  for (int j = 0; j < 8; ++j) y[j] = dl * (static_cast<float>(kIq1Values[iq_grid2(entry, j)]) + delta);
+  for (int j = 0; j < 8; ++j) y[j] = dl * (static_cast<float>(kIq1Values[iq1_value(entry, j)]) + delta);
 }
 
 }  // namespace
@@ -94,7 +94,7 @@ void dequantize_iq2_xxs(const void* src, float* dst, int64_t n_blocks) {
       std::memcpy(&aux, &blk.qs[4 * i + 2], 4);
       const float db = iq2_scale(d, aux >> 28);
       for (int l = 0; l < 4; ++l) {
-        const uint16_t entry = kIq2xxsGrid[(idx >> (8 * l)) & 0xff];
+        const uint32_t* entry = kIq2xxsGridValues + 2 * ((idx >> (8 * l)) & 0xff);
         put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db, entry, iq_signs(aux >> (7 * l)));
       }
     }
@@ -109,7 +109,7 @@ void dequantize_iq2_xs(const void* src, float* dst, int64_t n_blocks) {
       const float db[2] = {iq2_scale(d, blk.scales[i] & 0x0f), iq2_scale(d, blk.scales[i] >> 4)};
       for (int l = 0; l < 4; ++l) {
         const uint16_t q = blk.qs[4 * i + l];
-        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2xsGrid[q & 511], iq_signs(q >> 9));
+        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2xsGridValues + 2 * (q & 511), iq_signs(q >> 9));
       }
     }
   }
@@ -123,7 +123,7 @@ void dequantize_iq2_s(const void* src, float* dst, int64_t n_blocks) {
       const float db[2] = {iq2_scale(d, blk.scales[i] & 0x0f), iq2_scale(d, blk.scales[i] >> 4)};
       for (int l = 0; l < 4; ++l) {
         const int index = blk.qs[4 * i + l] | (((blk.qh[i] >> (2 * l)) & 3) << 8);
-        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2sGrid[index], blk.signs[4 * i + l]);
+        put_iq2_group(dst + b * QK_K + 32 * i + 8 * l, db[l / 2], kIq2sGridValues + 2 * index, blk.signs[4 * i + l]);
       }
     }
   }
@@ -139,8 +139,8 @@ void dequantize_iq3_xxs(const void* src, float* dst, int64_t n_blocks) {
       for (int l = 0; l < 4; ++l) {
         const uint32_t signs = iq_signs(aux >> (7 * l));
         float* y = dst + b * QK_K + 32 * i + 8 * l;
-        put_iq3_group(y, db, kIq3xxsGrid[blk.qs[8 * i + 2 * l]], kIq3xxsValues, signs, 0);
-        put_iq3_group(y + 4, db, kIq3xxsGrid[blk.qs[8 * i + 2 * l + 1]], kIq3xxsValues, signs, 4);
+        put_iq3_group(y, db, kIq3xxsGridValues[blk.qs[8 * i + 2 * l]], signs, 0);
+        put_iq3_group(y + 4, db, kIq3xxsGridValues[blk.qs[8 * i + 2 * l + 1]], signs, 4);
       }
     }
   }
@@ -158,8 +158,8 @@ void dequantize_iq3_s(const void* src, float* dst, int64_t n_blocks) {
         const int i0 = blk.qs[8 * i + k] | (((blk.qh[i] >> k) & 1) << 8);
         const int i1 = blk.qs[8 * i + k + 1] | (((blk.qh[i] >> (k + 1)) & 1) << 8);
         float* y = dst + b * QK_K + 32 * i + 8 * l;
-        put_iq3_group(y, db, kIq3sGrid[i0], kIq3sValues, blk.signs[4 * i + l], 0);
-        put_iq3_group(y + 4, db, kIq3sGrid[i1], kIq3sValues, blk.signs[4 * i + l], 4);
+        put_iq3_group(y, db, kIq3sGridValues[i0], blk.signs[4 * i + l], 0);
+        put_iq3_group(y + 4, db, kIq3sGridValues[i1], blk.signs[4 * i + l], 4);
       }
     }
   }

@@ -669,7 +669,6 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
       // XXS: qs [8][R] | aux [R] u32. S: qh [R] | qs [8][R] | signs [4][R].
       const uint8_t* s = kS ? p + 6 * R + I * 13 * R : p + 2 * R + I * 12 * R;
       const vi aux = kS ? zx8to32(s) : loadv(s + 8 * R);  // S: qh; XXS: signs and scale
-      const vi qh = aux;
       const vi sc = kS ? sc_s[I] : scale_from_i32(add32(sll32<1>(srl32<28>(aux)), set1_32(1)));
       static_for<2>([&](auto h) {
         constexpr int H = h;
@@ -677,7 +676,7 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
         static_for<4>([&](auto kk) {
           constexpr int K = 4 * H + kk;
           if constexpr (kS) {
-            w[kk] = lookup32(grid, or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(qh), set1_32(256))));
+            w[kk] = lookup32(grid, or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(aux), set1_32(256))));
             const vi sb = zx8to32(s + 9 * R + (K / 2) * R);
             m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(sb) : sb);
           } else {
