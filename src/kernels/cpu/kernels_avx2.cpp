@@ -103,6 +103,8 @@ PONDER_AI vi add32(vi a, vi b) { return _mm256_add_epi32(a, b); }
 PONDER_AI vi sub16(vi a, vi b) { return _mm256_sub_epi16(a, b); }
 PONDER_AI vi sub32(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 PONDER_AI vi madd16(vi a, vi b) { return _mm256_madd_epi16(a, b); }
+// acc + madd16(a, b).
+PONDER_AI vi madd16_add(vi acc, vi a, vi b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
 PONDER_AI vi shuf8(vi a, vi m) { return _mm256_shuffle_epi8(a, m); }
 // Low int16 of each int32 lane from lo, high int16 from hi.
 PONDER_AI vi blend_hi16(vi lo, vi hi) { return _mm256_blend_epi16(lo, hi, 0xAA); }

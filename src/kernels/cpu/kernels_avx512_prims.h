@@ -51,6 +51,12 @@ PONDER_AI vi add32(vi a, vi b) { return _mm512_add_epi32(a, b); }
 PONDER_AI vi sub16(vi a, vi b) { return _mm512_sub_epi16(a, b); }
 PONDER_AI vi sub32(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 PONDER_AI vi madd16(vi a, vi b) { return _mm512_madd_epi16(a, b); }
+// acc + madd16(a, b): one vpdpwssd with VNNI.
+#ifdef PONDER_VNNI
+PONDER_AI vi madd16_add(vi acc, vi a, vi b) { return _mm512_dpwssd_epi32(acc, a, b); }
+#else
+PONDER_AI vi madd16_add(vi acc, vi a, vi b) { return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b)); }
+#endif
 PONDER_AI vi shuf8(vi a, vi m) { return _mm512_shuffle_epi8(a, m); }
 PONDER_AI vi blend_hi16(vi lo, vi hi) { return _mm512_mask_blend_epi16(0xAAAAAAAAu, lo, hi); }
 PONDER_AI vi sx8to32(const void* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))); }

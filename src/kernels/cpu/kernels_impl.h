@@ -358,9 +358,9 @@ void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
     for (int y = 0; y < NC; ++y) {
       const int16_t* bs = a[y].bs32 + 8 * b;
       vi mins = madd16(mp0, bcast4(bs));
-      mins = add32(mins, madd16(mp1, bcast4(bs + 2)));
-      mins = add32(mins, madd16(mp2, bcast4(bs + 4)));
-      mins = add32(mins, madd16(mp3, bcast4(bs + 6)));
+      mins = madd16_add(mins, mp1, bcast4(bs + 2));
+      mins = madd16_add(mins, mp2, bcast4(bs + 4));
+      mins = madd16_add(mins, mp3, bcast4(bs + 6));
       const vf da = set1f(a[y].d[b]);
       acc[y] = fmaf(cvtf(isum[y]), mulf(dw, da), acc[y]);
       acc[y] = fnmaf(cvtf(mins), mulf(dmw, da), acc[y]);
@@ -407,8 +407,8 @@ void tile_q6_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
     for (int i = 0; i < 8; ++i) {
       const vi pair = blend_hi16(sx8to32(scales + 2 * i * R), sll32<16>(sx8to32(scales + (2 * i + 1) * R)));
       for (int y = 0; y < NC; ++y) {
-        const vi o = madd16(pair, bcast4(a[y].bs16 + 16 * b + 2 * i));
-        off[y] = i == 0 ? o : add32(off[y], o);
+        const vi bs = bcast4(a[y].bs16 + 16 * b + 2 * i);
+        off[y] = i == 0 ? madd16(pair, bs) : madd16_add(off[y], pair, bs);
       }
     }
     for (int y = 0; y < NC; ++y) {
@@ -450,7 +450,7 @@ void tile_q2_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
       const vi lo = shuf8(m, dword_mask(0, -1, 1, -1)), hi = shuf8(m, dword_mask(2, -1, 3, -1));
       for (int y = 0; y < NC; ++y) {
         const int16_t* bs = a[y].bs16 + 16 * b + 4 * k;
-        mins[y] = add32(mins[y], add32(madd16(lo, bcast4(bs)), madd16(hi, bcast4(bs + 2))));
+        mins[y] = madd16_add(madd16_add(mins[y], lo, bcast4(bs)), hi, bcast4(bs + 2));
       }
     }
     const vf dw = load_f16(p), dmw = load_f16(p + 2 * R);
@@ -523,7 +523,7 @@ void tile_q3_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
       const vi hi = sub16(shuf8(sv[k], dword_mask(2, -1, 3, -1)), set1_16(32));
       for (int y = 0; y < NC; ++y) {
         const int16_t* bs = a[y].bs16 + 16 * b + 4 * k;
-        off[y] = add32(off[y], add32(madd16(lo, bcast4(bs)), madd16(hi, bcast4(bs + 2))));
+        off[y] = madd16_add(madd16_add(off[y], lo, bcast4(bs)), hi, bcast4(bs + 2));
       }
     }
     const vf dw = load_f16(p);
