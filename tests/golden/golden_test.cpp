@@ -158,7 +158,9 @@ TEST_P(GoldenLogits, MatchTransformers) {
 // f32 weights must match to 1e-4. Rounded weights move logits by roughly the rounding error times
 // the logit scale (|logits| ~ 3 here): f16 keeps 11 bits, bf16 8 bits, q8_0 about 8 bits per block.
 // Measured by tools/make_golden.py with an exact float64 forward: f16 ≤ 4.3e-3, bf16 ≤ 2.7e-2,
-// q8_0 ≤ 0.098 from the weight rounding alone.
+// q8_0 ≤ 0.098 from the weight rounding alone. With AVX-512 VNNI the CPU backend also rounds q8_0's
+// activations to int8 per block of 32 (kernels.h's A8, as llama.cpp does): measured ≤ 0.131, and
+// one near-tie of 6 positions flipped (top-1 0.833), so q8_0 takes bf16's 0.8.
 std::vector<GoldenCase> golden_cases() {
   std::vector<GoldenCase> cases;
   for (const char* m : {"qwen2", "qwen2_tied", "qwen2_yarn", "llama", "qwen3"}) {
@@ -166,7 +168,7 @@ std::vector<GoldenCase> golden_cases() {
     cases.push_back({m, "model-f32.gguf", 1e-4, 1.0});
     cases.push_back({m, "model-f16.gguf", 1e-2, 0.9});
     cases.push_back({m, "model-bf16.gguf", 6e-2, 0.8});
-    cases.push_back({m, "model-q8_0.gguf", 0.15, 0.9});
+    cases.push_back({m, "model-q8_0.gguf", 0.15, 0.8});
     cases.push_back({m, "model-f32.gguf", 1e-2, 0.9, DType::F16});
   }
   // q8_0 KV needs head_dim % 32 == 0: only qwen3 (head_dim 32) of the golden models. Measured max

@@ -30,11 +30,11 @@ static_assert(std::equal(std::begin(cpu::kIq4Grid), std::end(cpu::kIq4Grid), std
 using cpu::ActFormat;
 using cpu::KernelTable;
 
-ActFormat act_format(DType t) {
+ActFormat act_format(DType t, const KernelTable& k) {
   switch (t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::IQ4_NL:
       return ActFormat::A8;
-    case DType::Q8_0: return ActFormat::A16;
+    case DType::Q8_0: return k.q8_0_act;
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS:
     case DType::IQ3_S: case DType::IQ3_XXS: case DType::IQ2_S: case DType::IQ2_XS: case DType::IQ2_XXS:
       return ActFormat::AK;
@@ -149,7 +149,7 @@ class CpuBackend final : public Backend {
       packed = it != packed_.end() && it->second == w.dtype;
     }
     if (!packed) return matmul_fallback(w, x, y, n_rows);
-    const ActFormat f = act_format(w.dtype);
+    const ActFormat f = act_format(w.dtype, k_);
     cpu::MatmulArgs a;
     a.dtype = w.dtype;
     a.packed = static_cast<const uint8_t*>(w.data);

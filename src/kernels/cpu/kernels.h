@@ -7,8 +7,10 @@
 // call into the formats below):
 //   A8  (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): per row int8 q[n_in], float d[n_in/32], float s[n_in/32] with
 //       x ≈ d·q per block of 32 and s = d·Σq (for the weights' offsets and minimums).
-//   A16 (Q8_0): per row int16 q[n_in], float d[n_in/32]; x ≈ d·q with |q| ≤ 32767, so Q8_0
-//       weights meet almost exact activations (int16 madd costs what the int8 sign trick would).
+//   A16 (Q8_0 without VNNI): per row int16 q[n_in], float d[n_in/32]; x ≈ d·q with |q| ≤ 32767, so
+//       Q8_0 weights meet almost exact activations (int16 madd costs what the int8 sign trick would).
+//       With VNNI, Q8_0 reads A8 (KernelTable::q8_0_act): vpdpbusd of the weights + 128 (unsigned)
+//       and int8 activations, in int32 without saturation, is twice vpdpwssd's rate.
 //   AK  (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, IQ3_S,
 //       IQ3_XXS, IQ2_S, IQ2_XS, IQ2_XXS): per row int8 q[n_in], float d[n_in/256], int16 bsum16[n_in/16],
 //       int16 bsum32[n_in/32] (sums of q over 16 and 32 elements, for the minimums and offsets).
@@ -82,6 +84,7 @@ inline int64_t attention_scratch_floats(int64_t n_rows, int64_t head_dim, int64_
 struct KernelTable {
   Isa isa;
   int rows_per_group;  // R: weight rows interleaved per group in the repacked layouts
+  ActFormat q8_0_act;  // the activations Q8_0 weights meet: A16, or A8 with VNNI
   // Quantizes one row of n_in floats into format f (not F32).
   void (*quantize)(ActFormat f, const float* x, int64_t n_in, uint8_t* out);
   // Computes output row groups [g_begin, g_end) (rows g·R .. g·R + R - 1) for every activation row.

@@ -104,6 +104,13 @@ PONDER_AI float hmaxf(vf v) { return _mm512_reduce_max_ps(v); }
 PONDER_AI float f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
 
 #ifdef PONDER_VNNI
+// Q8_0's repacked pair vectors P0, P1 at p (repack.h: elements 2k, 2k + 1 of R rows, then 2k + 2,
+// 2k + 3) as one vector of 4-element groups, row r's bytes P0[2r..2r+1] P1[2r..2r+1], each + 128.
+PONDER_AI vi q8_quads(const uint8_t* p) {
+  const vi idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20,
+                                  4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_xor_si512(_mm512_permutexvar_epi16(idx, loadv(p)), set1_8(static_cast<char>(0x80)));
+}
 PONDER_AI vi scale_one() { return set1_32(1); }
 template <int NG, int MAXP>
 PONDER_AI vi dot_plain(const vi* w, const int8_t* a) {

@@ -238,6 +238,42 @@ void tile_legacy(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
+#ifdef PONDER_VNNI
+// Q8_0 against A8 activations (VNNI): each 4-element group of R rows is gathered from two of the
+// layout's pair vectors (q8_quads) with the weights + 128 as unsigned bytes, so vpdpbusd computes
+// Σ (w + 128)·a exactly in int32; 128·Σa (A8's s = d·Σa) comes off in float.
+constexpr ActFormat kQ8_0Act = ActFormat::A8;
+
+template <int NC>
+void tile_q8_0(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 34 * R;
+  const int64_t nb = n_in / 32;
+  const int8_t* aq[NC];
+  const float* ad[NC];
+  const float* as[NC];
+  for (int y = 0; y < NC; ++y) {
+    aq[y] = reinterpret_cast<const int8_t*>(t.a[y]);
+    ad[y] = reinterpret_cast<const float*>(t.a[y] + n_in);
+    as[y] = ad[y] + nb;
+  }
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + 4 * kPrefetchBlocks * kBlock);
+    const vf dw = load_f16(p);
+    vi w[8];
+    for (int k = 0; k < 8; ++k) w[k] = q8_quads(p + 2 * R + k * 4 * R);
+    for (int y = 0; y < NC; ++y) {
+      const vf dot = mulf(cvtf(dot_plain<8, 8>(w, aq[y] + 32 * b)), set1f(ad[y][b]));
+      acc[y] = fmaf(fnmaf(set1f(128.0f), set1f(as[y][b]), dot), dw, acc[y]);
+    }
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+#else
+constexpr ActFormat kQ8_0Act = ActFormat::A16;
+
 // Q8_0 against A16 activations: weights widened to int16 pairs, vpmaddwd.
 template <int NC>
 void tile_q8_0(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
@@ -268,6 +304,8 @@ void tile_q8_0(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   }
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
+
+#endif
 
 struct AkRow {
   const int8_t* q;
@@ -1042,7 +1080,7 @@ int64_t probe_int8(int64_t iters) {
 }  // namespace impl
 
 constexpr KernelTable kTable = {
-    kIsa,           R,         impl::quantize_row, impl::matmul, impl::dot,       impl::rms_norm,   impl::silu_mul,
+    kIsa,           R,         impl::kQ8_0Act,     impl::quantize_row, impl::matmul, impl::dot,       impl::rms_norm,   impl::silu_mul,
     impl::add,      impl::rope, impl::to_f16,      impl::quantize_q8_0, impl::attention, impl::probe_read,
     impl::probe_int8,
 };
