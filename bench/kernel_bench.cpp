@@ -125,7 +125,7 @@ void register_all() {
       {"q2_K", DType::Q2_K}, {"q3_K", DType::Q3_K}, {"q4_K", DType::Q4_K}, {"q5_K", DType::Q5_K},
       {"q6_K", DType::Q6_K}, {"iq4_nl", DType::IQ4_NL}, {"iq4_xs", DType::IQ4_XS}, {"iq3_s", DType::IQ3_S},
       {"iq3_xxs", DType::IQ3_XXS}, {"iq2_s", DType::IQ2_S}, {"iq2_xs", DType::IQ2_XS}, {"iq2_xxs", DType::IQ2_XXS},
-      {"f16", DType::F16},
+      {"iq1_s", DType::IQ1_S}, {"f16", DType::F16},
       {"bf16", DType::BF16}, {"f32", DType::F32}};
   for (const auto& t : types) {
     benchmark::RegisterBenchmark((std::string("Matmul/up/") + t.name).c_str(), BM_Matmul, t.t, 8960, 1536)

@@ -46,7 +46,6 @@ void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks) {
 namespace {
 
 // Value j of an IQ1 grid entry (index into kIq1Values), and byte j of a run of value words.
-int iq1_value(uint16_t entry, int j) { return (entry >> (2 * j)) & 3; }
 float grid_value(const uint32_t* words, int j) { return static_cast<float>((words[j / 4] >> (8 * (j % 4))) & 0xff); }
 
 // ggml's ksigns_iq2xs: 7 stored sign bits of 8 values, the eighth making the count of minus
@@ -78,8 +77,9 @@ void put_iq3_group(float* y, float db, uint32_t entry, uint32_t signs, int shift
 }
 
 // Eight weights from an IQ1 grid entry: dl * (value + delta).
-void put_iq1_group(float* y, float dl, uint16_t entry, float delta) {
-  for (int j = 0; j < 8; ++j) y[j] = dl * (static_cast<float>(kIq1Values[iq1_value(entry, j)]) + delta);
+void put_iq1_group(float* y, float dl, int index, float delta) {
+  const uint32_t* words = kIq1sGridValues + 2 * index;
+  for (int j = 0; j < 8; ++j) y[j] = dl * (grid_value(words, j) - 1.0f + delta);
 }
 
 }  // namespace
@@ -175,7 +175,7 @@ void dequantize_iq1_s(const void* src, float* dst, int64_t n_blocks) {
       const float delta = h & 0x8000 ? -kIq1Delta : kIq1Delta;
       for (int l = 0; l < 4; ++l) {
         const int index = blk.qs[4 * i + l] | (((h >> (3 * l)) & 7) << 8);
-        put_iq1_group(dst + b * QK_K + 32 * i + 8 * l, dl, kIq1sGrid[index], delta);
+        put_iq1_group(dst + b * QK_K + 32 * i + 8 * l, dl, index, delta);
       }
     }
   }
@@ -197,7 +197,7 @@ void dequantize_iq1_m(const void* src, float* dst, int64_t n_blocks) {
         const int nibble = (blk.qh[2 * i + l / 2] >> (4 * (l % 2))) & 0x0f;
         const int index = blk.qs[4 * i + l] | ((nibble & 7) << 8);
         const float delta = nibble & 8 ? -kIq1Delta : kIq1Delta;
-        put_iq1_group(dst + b * QK_K + 32 * i + 8 * l, dl[l / 2], kIq1sGrid[index], delta);
+        put_iq1_group(dst + b * QK_K + 32 * i + 8 * l, dl[l / 2], index, delta);
       }
     }
   }

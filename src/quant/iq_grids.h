@@ -9,11 +9,10 @@
 
 namespace ponder::quant {
 
-// IQ1_S and IQ1_M: an entry per uint16, value j = kIq1Values[(entry >> 2j) & 3].
-extern const uint16_t kIq1sGrid[2048];
-inline constexpr int8_t kIq1Values[3] = {-1, 0, 1};
-// IQ2 and IQ3: the values as bytes, four to a uint32 (low byte first): an IQ3 entry is one uint32,
-// an IQ2 entry two (values 0-3, then 4-7). IQ3_XXS values are 4..62, IQ3_S 1..15, IQ2 8, 25, 43.
+// The values as bytes, four to a uint32 (low byte first): an IQ3 entry is one uint32, an IQ1 or
+// IQ2 entry two (values 0-3, then 4-7). IQ3_XXS values are 4..62, IQ3_S 1..15, IQ2 8, 25, 43; IQ1
+// (IQ1_S's grid, which IQ1_M shares) -1, 0, 1, stored + 1 (0, 1, 2).
+extern const uint32_t kIq1sGridValues[2 * 2048];
 extern const uint32_t kIq3xxsGridValues[256];
 extern const uint32_t kIq3sGridValues[512];
 extern const uint32_t kIq2xxsGridValues[2 * 256];

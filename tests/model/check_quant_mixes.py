@@ -26,9 +26,9 @@ PROMPT = [9707, 11, 1879, 0, 576, 3974, 13876, 38835, 34208, 916, 279, 15678, 55
 MAX_REL_DIFF = 0.015
 # IQ1-IQ3: in these random models almost every weight comes from a symmetric lattice, and they
 # amplify activation rounding more. With CPU kernels (8-bit activations): iq3_m (IQ3_S) 0.0262,
-# iq3_xxs 0.0142, iq2_m 0.0107, iq2_xs 0.0088, iq2_xxs 0.0109; at iq3_m's first step Ponder was
-# 0.0125 from exact float math (PONDER_TEST_BACKEND=ref) and llama.cpp 0.0198. IQ1 (no CPU
-# kernels yet, computed exactly): 0.0106, 0.0110.
+# iq3_xxs 0.0142, iq2_m 0.0107, iq2_xs 0.0088, iq2_xxs 0.0109, iq1_s 0.0065 (AVX-512 VNNI); at
+# iq3_m's first step Ponder was 0.0125 from exact float math (PONDER_TEST_BACKEND=ref) and llama.cpp
+# 0.0198. iq1_m (no CPU kernel, computed exactly): 0.0096.
 # IQ2_XS with its two sub-block scales swapped measured 0.35.
 MAX_REL_DIFF_IQ = 0.035
 CASES = [("r1-distill-qwen-1.5b", "q3_k_m", MAX_REL_DIFF), ("r1-distill-qwen-1.5b", "q2_k", MAX_REL_DIFF),

@@ -50,6 +50,7 @@ PONDER_AI vi add16(vi a, vi b) { return _mm512_add_epi16(a, b); }
 PONDER_AI vi add32(vi a, vi b) { return _mm512_add_epi32(a, b); }
 PONDER_AI vi sub16(vi a, vi b) { return _mm512_sub_epi16(a, b); }
 PONDER_AI vi sub32(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+PONDER_AI vi mul32(vi a, vi b) { return _mm512_mullo_epi32(a, b); }
 PONDER_AI vi madd16(vi a, vi b) { return _mm512_madd_epi16(a, b); }
 // acc + madd16(a, b): one vpdpwssd with VNNI.
 #ifdef PONDER_VNNI

@@ -798,6 +798,55 @@ void tile_iq2(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
+// IQ1_S against AK activations (repack.h): groups of 8 weights d·(2·ls + 1)·(g + δ) with g in
+// {-1, 0, 1} from the grid by an 11-bit index (the low 8 bits in qs, 3 more in qh) and δ = ±1/8
+// per sub-block (qh bit 15). The grid holds g + 1 (0..2), so the unsigned product is Σ (g + 1)·a and
+// each sub-block's integer sum is 8·(Σ (g + 1)·a − Σa) ± Σa (Σa: the AK row's 32-element sums),
+// times 2·ls + 1; d / 8 applies in float.
+template <int NC>
+void tile_iq1_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 50 * R;
+  const uint32_t* grid = quant::kIq1sGridValues;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    for (int I = 0; I < 8; ++I) {
+      const uint8_t* s = p + 2 * R + I * 6 * R;
+      const vi qh = zx16to32(s + 4 * R);
+      const vi sc = add32(sll32<1>(and_v(srl32<12>(qh), set1_32(7))), set1_32(1));
+      const vi neg = sub32(zeroi(), srl32<15>(qh));  // all ones where δ < 0
+      vi w[8];
+      static_for<4>([&](auto l) {
+        constexpr int L = l;
+        vi hi;  // qh bits 3L..3L+2 at bits 8..10
+        if constexpr (L < 3) {
+          hi = sll32<8 - 3 * L>(qh);
+        } else {
+          hi = srl32<1>(qh);
+        }
+        const vi i2 = sll32<1>(or_v(zx8to32(s + L * R), and_v(hi, set1_32(0x700))));
+        w[2 * L] = lookup32(grid, i2);
+        w[2 * L + 1] = lookup32(grid + 1, i2);
+      });
+      for (int y = 0; y < NC; ++y) {
+        const vi bs = set1_32(a[y].bs32[8 * b + I]);
+        const vi d = sll32<3>(sub32(dot_plain<8, 8>(w, a[y].q + 256 * b + 32 * I), bs));
+        isum[y] = add32(isum[y], mul32(add32(d, sub32(xor_v(bs, neg), neg)), sc));
+      }
+    }
+    const vf dw = mulf(load_f16(p), set1f(0.125f));
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
 // F32 / F16 / BF16 weights against float activations: NG groups × NC rows, one FMA chain per
 // output in element order (so the tile shape does not change any result).
 template <DType T>
@@ -893,6 +942,7 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
     case DType::IQ2_XXS: tile_iq2<DType::IQ2_XXS, NC>(grp, n_in, tile, valid); break;
     case DType::IQ2_XS: tile_iq2<DType::IQ2_XS, NC>(grp, n_in, tile, valid); break;
     case DType::IQ2_S: tile_iq2<DType::IQ2_S, NC>(grp, n_in, tile, valid); break;
+    case DType::IQ1_S: tile_iq1_s<NC>(grp, n_in, tile, valid); break;
     default: break;
   }
 }

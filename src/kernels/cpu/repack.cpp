@@ -198,6 +198,16 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         }
         break;
       }
+      case DType::IQ1_S: {
+        const auto blk = load_block<BlockIQ1_S>(rows[r], b);
+        put_f16(dst, r, blk.d);
+        for (int i = 0; i < 8; ++i) {
+          uint8_t* s = dst + 2 * R + i * 6 * R;
+          for (int l = 0; l < 4; ++l) s[l * R + r] = blk.qs[4 * i + l];
+          std::memcpy(s + 4 * R + 2 * r, &blk.qh[i], 2);
+        }
+        break;
+      }
       case DType::IQ2_XS: {
         const auto blk = load_block<BlockIQ2_XS>(rows[r], b);
         put_f16(dst, r, blk.d);
@@ -321,7 +331,7 @@ bool has_packed_layout(DType t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
     case DType::IQ4_NL: case DType::IQ4_XS: case DType::IQ3_S: case DType::IQ3_XXS: case DType::IQ2_S:
-    case DType::IQ2_XS: case DType::IQ2_XXS: case DType::F32: case DType::F16: case DType::BF16:
+    case DType::IQ2_XS: case DType::IQ2_XXS: case DType::IQ1_S: case DType::F32: case DType::F16: case DType::BF16:
       return true;
     default:
       return false;
