@@ -54,7 +54,9 @@ PONDER_AI vi lookup_rows(const uint32_t* table, const uint32_t* i) {
   hi = _mm_insert_epi32(hi, static_cast<int>(table[i[7]]), 3);
   return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
-// table[idx] for each int32 lane.
+// table[idx] for each int32 lane (kOneRow: the tile has one activation row; the AVX-512 kernels
+// gather otherwise).
+template <bool kOneRow>
 PONDER_AI vi lookup32(const uint32_t* table, vi idx) {
   alignas(32) uint32_t i[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(i), idx);

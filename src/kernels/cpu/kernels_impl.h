@@ -714,7 +714,7 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
         static_for<4>([&](auto kk) {
           constexpr int K = 4 * H + kk;
           if constexpr (kS) {
-            w[kk] = lookup32(grid, or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(aux), set1_32(256))));
+            w[kk] = lookup32<NC == 1>(grid, or_v(zx8to32(s + R + K * R), and_v(sll32<8 - K>(aux), set1_32(256))));
             const vi sb = zx8to32(s + 9 * R + (K / 2) * R);
             m[kk] = sign_bytes(K % 2 == 1 ? srl32<4>(sb) : sb);
           } else {
@@ -780,8 +780,8 @@ void tile_iq2(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
           } else {
             const vi hi = and_v(sll32<8 - 2 * G>(zx8to32(s + 4 * R)), set1_32(0x300));  // qh bits 2G, 2G+1
             const vi i2 = sll32<1>(or_v(zx8to32(s + G * R), hi));
-            w[2 * gg] = lookup32(grid, i2);
-            w[2 * gg + 1] = lookup32(grid + 1, i2);
+            w[2 * gg] = lookup32<NC == 1>(grid, i2);
+            w[2 * gg + 1] = lookup32<NC == 1>(grid + 1, i2);
             s8 = zx8to32(s + 5 * R + G * R);
           }
           m[2 * gg] = sign_bytes(s8);
@@ -832,8 +832,8 @@ void tile_iq1_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
           hi = srl32<1>(qh);
         }
         const vi i2 = sll32<1>(or_v(zx8to32(s + L * R), and_v(hi, set1_32(0x700))));
-        w[2 * L] = lookup32(grid, i2);
-        w[2 * L + 1] = lookup32(grid + 1, i2);
+        w[2 * L] = lookup32<NC == 1>(grid, i2);
+        w[2 * L + 1] = lookup32<NC == 1>(grid + 1, i2);
       });
       for (int y = 0; y < NC; ++y) {
         const vi bs = set1_32(a[y].bs32[8 * b + I]);
