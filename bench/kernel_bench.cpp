@@ -41,6 +41,9 @@ std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in) {
       case DType::Q3_K: std::memcpy(&w[b + 108], &small, 2); break;
       case DType::Q2_K: std::memcpy(&w[b + 80], &small, 2); std::memcpy(&w[b + 82], &small, 2); break;
       case DType::F16: case DType::BF16: std::memcpy(&w[b], &small, 2); break;
+      case DType::IQ1_M:  // d: the top nibbles of the four scale words
+        for (int k = 0; k < 4; ++k) w[b + 49 + 2 * k] = static_cast<uint8_t>((w[b + 49 + 2 * k] & 0x0f) | (((small >> (4 * k)) & 0xf) << 4));
+        break;
       case DType::F32: { const float f = 0.001f; std::memcpy(&w[b], &f, 4); break; }
       default: std::memcpy(&w[b], &small, 2); if (t == DType::Q4_K || t == DType::Q5_K || t == DType::Q4_1) std::memcpy(&w[b + 2], &small, 2);
     }
@@ -125,7 +128,8 @@ void register_all() {
       {"q2_K", DType::Q2_K}, {"q3_K", DType::Q3_K}, {"q4_K", DType::Q4_K}, {"q5_K", DType::Q5_K},
       {"q6_K", DType::Q6_K}, {"iq4_nl", DType::IQ4_NL}, {"iq4_xs", DType::IQ4_XS}, {"iq3_s", DType::IQ3_S},
       {"iq3_xxs", DType::IQ3_XXS}, {"iq2_s", DType::IQ2_S}, {"iq2_xs", DType::IQ2_XS}, {"iq2_xxs", DType::IQ2_XXS},
-      {"iq1_s", DType::IQ1_S}, {"f16", DType::F16},
+      {"iq1_s", DType::IQ1_S}, {"iq1_m", DType::IQ1_M},
+      {"f16", DType::F16},
       {"bf16", DType::BF16}, {"f32", DType::F32}};
   for (const auto& t : types) {
     benchmark::RegisterBenchmark((std::string("Matmul/up/") + t.name).c_str(), BM_Matmul, t.t, 8960, 1536)

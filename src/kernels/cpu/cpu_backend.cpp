@@ -37,7 +37,7 @@ ActFormat act_format(DType t, const KernelTable& k) {
     case DType::Q8_0: return k.q8_0_act;
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS:
     case DType::IQ3_S: case DType::IQ3_XXS: case DType::IQ2_S: case DType::IQ2_XS: case DType::IQ2_XXS:
-    case DType::IQ1_S:
+    case DType::IQ1_S: case DType::IQ1_M:
       return ActFormat::AK;
     default: return ActFormat::F32;
   }

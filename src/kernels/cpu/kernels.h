@@ -12,7 +12,7 @@
 //       With VNNI, Q8_0 reads A8 (KernelTable::q8_0_act): vpdpbusd of the weights + 128 (unsigned)
 //       and int8 activations, in int32 without saturation, is twice vpdpwssd's rate.
 //   AK  (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, IQ3_S,
-//       IQ3_XXS, IQ2_S, IQ2_XS, IQ2_XXS, IQ1_S): per row int8 q[n_in], float d[n_in/256], int16 bsum16[n_in/16],
+//       IQ3_XXS, IQ2_S, IQ2_XS, IQ2_XXS, IQ1_S, IQ1_M): per row int8 q[n_in], float d[n_in/256], int16 bsum16[n_in/16],
 //       int16 bsum32[n_in/32] (sums of q over 16 and 32 elements, for the minimums and offsets).
 //   F32 (F32, F16, BF16): the float activations themselves.
 #pragma once

@@ -100,6 +100,7 @@ template <int N> PONDER_AI vi srl16(vi a) { return _mm256_srli_epi16(a, N); }
 template <int N> PONDER_AI vi sll16(vi a) { return _mm256_slli_epi16(a, N); }
 template <int N> PONDER_AI vi srl32(vi a) { return _mm256_srli_epi32(a, N); }
 template <int N> PONDER_AI vi sll32(vi a) { return _mm256_slli_epi32(a, N); }
+PONDER_AI vi add8(vi a, vi b) { return _mm256_add_epi8(a, b); }
 PONDER_AI vi add16(vi a, vi b) { return _mm256_add_epi16(a, b); }
 PONDER_AI vi add32(vi a, vi b) { return _mm256_add_epi32(a, b); }
 PONDER_AI vi sub16(vi a, vi b) { return _mm256_sub_epi16(a, b); }
@@ -155,6 +156,10 @@ PONDER_AI vf cvtf(vi a) { return _mm256_cvtepi32_ps(a); }
 PONDER_AI vi cvti(vf a) { return _mm256_cvtps_epi32(a); }
 PONDER_AI vf as_f(vi a) { return _mm256_castsi256_ps(a); }
 PONDER_AI vf load_f16(const void* p) { return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p))); }
+// The f16 values in the low 16 bits of each int32 lane (high bits zero), as floats.
+PONDER_AI vf f16_lanes(vi h) {
+  return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08)));
+}
 PONDER_AI vf load_bf16(const void* p) {
   return _mm256_castsi256_ps(
       _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))), 16));

@@ -75,6 +75,7 @@ template <int N> PONDER_AI vi srl16(vi a) { return _mm512_srli_epi16(a, N); }
 template <int N> PONDER_AI vi sll16(vi a) { return _mm512_slli_epi16(a, N); }
 template <int N> PONDER_AI vi srl32(vi a) { return _mm512_srli_epi32(a, N); }
 template <int N> PONDER_AI vi sll32(vi a) { return _mm512_slli_epi32(a, N); }
+PONDER_AI vi add8(vi a, vi b) { return _mm512_add_epi8(a, b); }
 PONDER_AI vi add16(vi a, vi b) { return _mm512_add_epi16(a, b); }
 PONDER_AI vi add32(vi a, vi b) { return _mm512_add_epi32(a, b); }
 PONDER_AI vi sub16(vi a, vi b) { return _mm512_sub_epi16(a, b); }
@@ -122,6 +123,7 @@ PONDER_AI vf cvtf(vi a) { return _mm512_cvtepi32_ps(a); }
 PONDER_AI vi cvti(vf a) { return _mm512_cvtps_epi32(a); }
 PONDER_AI vf as_f(vi a) { return _mm512_castsi512_ps(a); }
 PONDER_AI vf load_f16(const void* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+PONDER_AI vf f16_lanes(vi h) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h)); }
 PONDER_AI vf load_bf16(const void* p) {
   return _mm512_castsi512_ps(
       _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(static_cast<const __m256i*>(p))), 16));

@@ -847,6 +847,60 @@ void tile_iq1_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
+// IQ1_M against AK activations (repack.h): as IQ1_S, with 3-bit scales per half sub-block, δ per
+// group of 8 (bit 3 of the group's qh nibble, whose bits 0-2 extend the index) and the f16 d in the
+// top nibbles of the four scale words. Per-group δ has no activation sums to go with, so each
+// weight becomes 8·(g + δ) = 8·(g + 1) − 8 ± 1, a signed byte (−9 … 9), for dot_signed.
+template <int NC>
+void tile_iq1_m(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
+  constexpr int kBlock = 56 * R;
+  const uint32_t* grid = quant::kIq1sGridValues;
+  const int64_t nb = n_in / 256;
+  AkRow a[NC];
+  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) acc[y] = zerof();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    const vi w0 = zx16to32(p), w1 = zx16to32(p + 2 * R), w2 = zx16to32(p + 4 * R), w3 = zx16to32(p + 6 * R);
+    const vi d16 = or_v(or_v(srl32<12>(w0), and_v(srl32<8>(w1), set1_32(0xf0))),
+                        or_v(and_v(srl32<4>(w2), set1_32(0xf00)), and_v(w3, set1_32(0xf000))));
+    vi isum[NC];
+    for (int y = 0; y < NC; ++y) isum[y] = zeroi();
+    for (int I = 0; I < 8; ++I) {
+      const uint8_t* s = p + 8 * R + I * 6 * R;
+      const vi sw = I < 2 ? w0 : I < 4 ? w1 : I < 6 ? w2 : w3;
+      const vi q01 = zx8to32(s + 4 * R), q23 = zx8to32(s + 5 * R);
+      static_for<2>([&](auto h) {  // groups 2H, 2H + 1: scale bits 6·(I % 2) + 3H
+        constexpr int H = h;
+        const vi ls = and_v(I % 2 == 0 ? srl32<3 * H>(sw) : srl32<6 + 3 * H>(sw), set1_32(7));
+        const vi sc = scale_from_i32(add32(sll32<1>(ls), set1_32(1)));
+        const vi qh = H == 0 ? q01 : q23;
+        vi w[4], wabs[4];
+        static_for<2>([&](auto gg) {
+          constexpr int G = gg;
+          const vi nib = G == 0 ? qh : srl32<4>(qh);
+          const vi i2 = sll32<1>(or_v(zx8to32(s + (2 * H + G) * R), and_v(sll32<8>(nib), set1_32(0x700))));
+          // −9 in every byte where δ = −1/8 (nibble bit 3), else −7.
+          const vi c = xor_v(set1_32(static_cast<int>(0xf9f9f9f9u)),
+                             and_v(sub32(zeroi(), and_v(srl32<3>(nib), set1_32(1))), set1_32(0x0e0e0e0e)));
+          static_for<2>([&](auto k) {
+            w[2 * G + k] = add8(sll16<3>(lookup32<NC == 1>(grid + k, i2)), c);
+            wabs[2 * G + k] = abs8(w[2 * G + k]);
+          });
+        });
+        for (int y = 0; y < NC; ++y) {
+          isum[y] = add32(isum[y], dot_signed<4>(wabs, w, a[y].q + 256 * b + 32 * I + 16 * H, sc));
+        }
+      });
+    }
+    const vf dw = mulf(f16_lanes(d16), set1f(0.125f));
+    for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
 // F32 / F16 / BF16 weights against float activations: NG groups × NC rows, one FMA chain per
 // output in element order (so the tile shape does not change any result).
 template <DType T>
@@ -943,6 +997,7 @@ void run_tile(DType t, const uint8_t* grp, int64_t n_in, const Tile<NC>& tile, i
     case DType::IQ2_XS: tile_iq2<DType::IQ2_XS, NC>(grp, n_in, tile, valid); break;
     case DType::IQ2_S: tile_iq2<DType::IQ2_S, NC>(grp, n_in, tile, valid); break;
     case DType::IQ1_S: tile_iq1_s<NC>(grp, n_in, tile, valid); break;
+    case DType::IQ1_M: tile_iq1_m<NC>(grp, n_in, tile, valid); break;
     default: break;
   }
 }

@@ -208,6 +208,16 @@ void repack_block(DType t, const uint8_t* const* rows, int n_valid, int R, int64
         }
         break;
       }
+      case DType::IQ1_M: {
+        const auto blk = load_block<BlockIQ1_M>(rows[r], b);
+        for (int k = 0; k < 4; ++k) std::memcpy(dst + (k * R + r) * 2, blk.scales + 2 * k, 2);
+        for (int i = 0; i < 8; ++i) {
+          uint8_t* s = dst + 8 * R + i * 6 * R;
+          for (int l = 0; l < 4; ++l) s[l * R + r] = blk.qs[4 * i + l];
+          for (int j = 0; j < 2; ++j) s[(4 + j) * R + r] = blk.qh[2 * i + j];
+        }
+        break;
+      }
       case DType::IQ2_XS: {
         const auto blk = load_block<BlockIQ2_XS>(rows[r], b);
         put_f16(dst, r, blk.d);
@@ -331,7 +341,8 @@ bool has_packed_layout(DType t) {
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
     case DType::IQ4_NL: case DType::IQ4_XS: case DType::IQ3_S: case DType::IQ3_XXS: case DType::IQ2_S:
-    case DType::IQ2_XS: case DType::IQ2_XXS: case DType::IQ1_S: case DType::F32: case DType::F16: case DType::BF16:
+    case DType::IQ2_XS: case DType::IQ2_XXS: case DType::IQ1_S: case DType::IQ1_M:
+    case DType::F32: case DType::F16: case DType::BF16:
       return true;
     default:
       return false;

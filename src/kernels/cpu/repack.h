@@ -23,6 +23,8 @@
 //   IQ2_XS  d[R] | scales [8][R] | 8 sub-blocks × [4][R] u16 (index and signs of group l)
 //   IQ2_S   d[R] | scales [8][R] | 8 sub-blocks × (qs [4][R] | qh [R] | signs [4][R])
 //   IQ1_S   d[R] | 8 sub-blocks × (qs [4][R] (group l's index, low 8 bits) | qh [R] u16)
+//   IQ1_M   scales [4][R] u16 (the file's words, d's nibbles in their tops) | 8 sub-blocks × (qs [4][R] |
+//           qh [2][R])
 //   F32 / F16 / BF16: per element k, [R] values
 //
 // "qs 4×4R" is 32 unsigned quants of each row as nibbles: byte 4r + j of vector k (k = 0..3)

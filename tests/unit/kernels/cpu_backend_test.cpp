@@ -11,7 +11,7 @@
 //  - Q4_0 / Q4_1 / Q5_0 / Q5_1: 1e-4. Activations quantized to int8 per block of 32, as llama.cpp's
 //    q8_0 / q8_1: a relative step of 1/127 of the block's largest value (measured 1e-5 .. 5e-5).
 //  - IQ4_NL: 1e-4, as Q4_0 (same activations).
-//  - Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS / IQ3_S / IQ3_XXS / IQ2_* / IQ1_S: 2e-4. Activations quantized to int8 per block of 256 (Q8_K): a coarser
+//  - Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS / IQ3_S / IQ3_XXS / IQ2_* / IQ1_*: 2e-4. Activations quantized to int8 per block of 256 (Q8_K): a coarser
 //    scale than per 32 (measured 2e-5 .. 8e-5).
 //  With fewer than 64 outputs the estimate itself is noisy (one small output dominates), so those
 //  cases get 10× the threshold (measured up to 5.4e-4 for Q4_K with 5 outputs).
@@ -93,6 +93,14 @@ std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in, uint32
       case DType::IQ3_XXS: put(b, 0, scale(rng) / 64); break;
       case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: put(b, 0, scale(rng) / 32); break;
       case DType::IQ1_S: put(b, 0, scale(rng)); break;
+      case DType::IQ1_M: {  // d: the top nibbles of the four scale words
+        const uint16_t d = f32_to_f16(scale(rng));
+        for (int k = 0; k < 4; ++k) {
+          uint8_t* hi = w.data() + b * info.block_bytes + 48 + 2 * k + 1;
+          *hi = static_cast<uint8_t>((*hi & 0x0f) | (((d >> (4 * k)) & 0xf) << 4));
+        }
+        break;
+      }
       case DType::Q4_1: case DType::Q5_1: put(b, 0, scale(rng)); put(b, 2, -8 * scale(rng)); break;
       case DType::Q4_K: case DType::Q5_K: put(b, 0, scale(rng) / 8); put(b, 2, scale(rng) / 8); break;
       case DType::Q6_K: put(b, 208, scale(rng) / 32); break;
@@ -172,7 +180,8 @@ TEST_P(CpuBackendTest, MatmulEveryDtypeOddShapes) {
   const DType types[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                          DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                          DType::IQ4_NL, DType::IQ4_XS, DType::IQ3_S, DType::IQ3_XXS,
-                         DType::IQ2_S,  DType::IQ2_XS, DType::IQ2_XXS, DType::IQ1_S};
+                         DType::IQ2_S,  DType::IQ2_XS, DType::IQ2_XXS, DType::IQ1_S,
+                         DType::IQ1_M};
   uint32_t seed = 1;
   for (DType t : types) {
     const int64_t block = dtype_info(t).block_elems;
