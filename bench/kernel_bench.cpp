@@ -42,7 +42,10 @@ std::vector<uint8_t> random_weights(DType t, int64_t n_out, int64_t n_in) {
       case DType::Q2_K: std::memcpy(&w[b + 80], &small, 2); std::memcpy(&w[b + 82], &small, 2); break;
       case DType::F16: case DType::BF16: std::memcpy(&w[b], &small, 2); break;
       case DType::IQ1_M:  // d: the top nibbles of the four scale words
-        for (int k = 0; k < 4; ++k) w[b + 49 + 2 * k] = static_cast<uint8_t>((w[b + 49 + 2 * k] & 0x0f) | (((small >> (4 * k)) & 0xf) << 4));
+        for (int k = 0; k < 4; ++k) {
+          uint8_t& hi = w[b + 49 + 2 * k];
+          hi = static_cast<uint8_t>((hi & 0x0f) | (((small >> (4 * k)) & 0xf) << 4));
+        }
         break;
       case DType::F32: { const float f = 0.001f; std::memcpy(&w[b], &f, 4); break; }
       default: std::memcpy(&w[b], &small, 2); if (t == DType::Q4_K || t == DType::Q5_K || t == DType::Q4_1) std::memcpy(&w[b + 2], &small, 2);

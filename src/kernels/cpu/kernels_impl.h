@@ -657,8 +657,8 @@ void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
   for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
 }
 
-// The IQ2 and IQ3 kernels fetch grid entries for the R rows of a group at once (lookup8,
-// lookup16, lookup32) and keep signs apart from magnitudes: signs become ±1 bytes that
+// The IQ1, IQ2 and IQ3 kernels fetch grid entries for the R rows of a group at once (lookup8,
+// lookup16, lookup32). IQ2 and IQ3 keep signs apart from magnitudes: signs become ±1 bytes that
 // dot_signed puts on the activations.
 
 // ±1 bytes for 4 weights of each row, minus where bits 0..3 of the lane's low byte are set.
@@ -1185,7 +1185,7 @@ int64_t probe_int8(int64_t iters) {
 }  // namespace impl
 
 constexpr KernelTable kTable = {
-    kIsa,           R,         impl::kQ8_0Act,     impl::quantize_row, impl::matmul, impl::dot,       impl::rms_norm,   impl::silu_mul,
-    impl::add,      impl::rope, impl::to_f16,      impl::quantize_q8_0, impl::attention, impl::probe_read,
-    impl::probe_int8,
+    kIsa,           R,         impl::kQ8_0Act, impl::quantize_row,  impl::matmul,    impl::dot,        impl::rms_norm,
+    impl::silu_mul, impl::add, impl::rope,     impl::to_f16,        impl::quantize_q8_0,
+    impl::attention, impl::probe_read, impl::probe_int8,
 };
