@@ -10,7 +10,7 @@ IQ3_XXS, IQ2_S, IQ2_XS, IQ2_XXS, IQ1_M and IQ1_S matrices (the 0.5B shape's 896-
 to IQ4_NL, Q5_0, Q5_1 and Q8_0), so every quantized format Ponder has a CPU kernel for is checked
 against an independent engine on a whole model.
 Exits 77 (ctest: skipped) when llama-cpp-python is not installed."""
-import argparse, json, os, subprocess, sys
+import argparse, functools, json, os, subprocess, sys
 
 import numpy as np
 
@@ -111,13 +111,7 @@ def main() -> int:
                            check=True, stdout=subprocess.DEVNULL)
             ref_tokens, ref_logits = llama_cpp_greedy(Llama, path)
             tokens, logits = ponder_greedy(args.greedy, path, out)
-            exact_run = []
-
-            def exact():
-                if not exact_run:
-                    exact_run.append(ponder_greedy(args.greedy, path, out + "-exact", "ref"))
-                return exact_run[0]
-
+            exact = functools.cache(lambda: ponder_greedy(args.greedy, path, out + "-exact", "ref"))
             ok = check(f"{preset} {quant}", tokens, logits, ref_tokens, ref_logits, limit, exact) and ok
         finally:
             if os.path.exists(path):
