@@ -342,47 +342,55 @@ void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
     const uint8_t* qs = p + 16 * R;
     vi isum[NC];
     for (int y = 0; y < NC; ++y) isum[y] = zeroi();
-    // Q4_K: a sub-block's eight weight vectors at once, one vpmaddwd per row and sub-block. Q5_K:
-    // in two halves of 16 quants, so that four weight vectors live at a time: with all eight and
-    // their masks the AVX2 tile spilled in its inner loop (kernel_bench, one Zen 3 thread: decode
-    // 3.7 → 19 GB/s, batches of 64 rows 2.3× faster).
+    // kHalves: a sub-block in two halves of 16 quants, so that four weight vectors live at a time,
+    // and the sub-blocks as a loop. Unrolled, or with all eight vectors (and, for Q5_K, their
+    // masks), GCC interleaved the sub-blocks and spilled their partial sums. Kernel_bench, one
+    // thread: Q4_K's batched AVX-512 tiles on Zen 5, batches of 64 and 512 rows, VNNI 560 → 710
+    // GOP/s and without VNNI 510 → 600; Q5_K on Zen 3 (AVX2), decode 3.7 → 19 GB/s and batches 2.3×
+    // faster. Q4_K's decode tiles (5-15%) and its AVX2 tiles (~5%) are faster with all eight
+    // vectors, unrolled.
+    constexpr bool kHalves = kFive || (NC > 1 && R == 16);
     auto sub_block = [&](int I) __attribute__((always_inline)) {
       const vi sc = scale_from_byte(I < 4 ? s03 : s47, I % 4);
-      if constexpr (kFive) {
-        // repack.h's "q5 5×4R": the low 5 bits of the five vectors are elements 0..19, their
-        // top 3 bits carry elements 20..31.
-        const uint8_t* q5 = qs + I * 20 * R;
-        const vi m5 = set1_8(0x1f), t3 = set1_8(static_cast<char>(0xe0));
-        static_for<2>([&](auto h) {
-          constexpr int H = h;
-          vi w[4];
-          if constexpr (H == 0) {
-            for (int k = 0; k < 4; ++k) w[k] = and_v(loadv(q5 + k * 4 * R), m5);
-          } else {
-            const vi v0 = loadv(q5), v1 = loadv(q5 + 4 * R), v2 = loadv(q5 + 8 * R);
-            const vi v3 = loadv(q5 + 12 * R), v4 = loadv(q5 + 16 * R);
-            w[0] = and_v(v4, m5);
-            w[1] = or_v(srl16<5>(and_v(v0, t3)), srl16<2>(and_v(v1, set1_8(0x60))));
-            w[2] = or_v(or_v(srl16<7>(and_v(v1, set1_8(static_cast<char>(0x80)))), srl16<4>(and_v(v2, t3))),
-                        srl16<1>(and_v(v3, set1_8(0x20))));
-            w[3] = or_v(srl16<6>(and_v(v3, set1_8(static_cast<char>(0xc0)))), srl16<3>(and_v(v4, t3)));
-          }
-          for (int y = 0; y < NC; ++y) {
-            isum[y] = add32(isum[y], dot_scaled<4, 4>(w, a[y].q + 256 * b + 32 * I + 16 * H, sc));
-          }
-        });
-      } else {
+      if constexpr (!kHalves) {
         vi w[8];
         unpack_nibbles(qs + I * 16 * R, w);
         for (int y = 0; y < NC; ++y) {
           isum[y] = add32(isum[y], dot_scaled<8, 8>(w, a[y].q + 256 * b + 32 * I, sc));
         }
+        return;
       }
+      static_for<2>([&](auto h) {
+        constexpr int H = h;
+        vi w[4];
+        if constexpr (!kFive) {
+          // "qs 4×4R": low nibbles are elements 0..15, high nibbles 16..31.
+          for (int k = 0; k < 4; ++k) {
+            const vi raw = loadv(qs + I * 16 * R + k * 4 * R);
+            w[k] = and_v(H == 0 ? raw : srl16<4>(raw), m4);
+          }
+        } else if constexpr (H == 0) {
+          // repack.h's "q5 5×4R": the low 5 bits of the five vectors are elements 0..19, their
+          // top 3 bits carry elements 20..31.
+          const uint8_t* q5 = qs + I * 20 * R;
+          for (int k = 0; k < 4; ++k) w[k] = and_v(loadv(q5 + k * 4 * R), set1_8(0x1f));
+        } else {
+          const uint8_t* q5 = qs + I * 20 * R;
+          const vi m5 = set1_8(0x1f), t3 = set1_8(static_cast<char>(0xe0));
+          const vi v0 = loadv(q5), v1 = loadv(q5 + 4 * R), v2 = loadv(q5 + 8 * R);
+          const vi v3 = loadv(q5 + 12 * R), v4 = loadv(q5 + 16 * R);
+          w[0] = and_v(v4, m5);
+          w[1] = or_v(srl16<5>(and_v(v0, t3)), srl16<2>(and_v(v1, set1_8(0x60))));
+          w[2] = or_v(or_v(srl16<7>(and_v(v1, set1_8(static_cast<char>(0x80)))), srl16<4>(and_v(v2, t3))),
+                      srl16<1>(and_v(v3, set1_8(0x20))));
+          w[3] = or_v(srl16<6>(and_v(v3, set1_8(static_cast<char>(0xc0)))), srl16<3>(and_v(v4, t3)));
+        }
+        for (int y = 0; y < NC; ++y) {
+          isum[y] = add32(isum[y], dot_scaled<4, 4>(w, a[y].q + 256 * b + 32 * I + 16 * H, sc));
+        }
+      });
     };
-    // Q5_K's batched tiles run the sub-blocks as a loop: unrolled, GCC interleaved them and
-    // spilled (kernel_bench, min of 5 or more: batches of 16 and 64 rows 15-23% faster as a loop).
-    // One-row (decode) tiles are 5-15% faster unrolled, and Q4_K's batches the same either way.
-    if constexpr (kFive && NC > 1) {
+    if constexpr (kHalves && NC > 1) {
       for (int I = 0; I < 8; ++I) sub_block(I);
     } else {
       static_for<8>([&](auto i) { sub_block(i); });
