@@ -3,8 +3,7 @@
 // beside the probes of the machine's ceilings (DESIGN.md: Performance method):
 //   Matmul/<dtype>/<n_rows>: GB/s of weights streamed (decode, n_rows = 1) and GOP/s (2 per
 //     multiply-add) for batches; shapes are the 1.5B model's FFN (8960 × 1536 and 1536 × 8960).
-//     512 rows is a whole prefill chunk (ponder bench -p 512), the rate prefill's matmuls run at:
-//     on one Zen 5 core 5-20% below 64 rows.
+//     512 rows is a whole prefill chunk (ponder bench -p 512), the rate prefill's matmuls run at.
 //   Probe/Int8 and Probe/Read: the ceilings `ponder bench` reports, per thread.
 //   Attention/{decode,prefill}/<kv type>/<context>: the 1.5B model's attention over a paged cache.
 // Times are CPU time of the benchmark thread unless the name says real time.
