@@ -3,12 +3,10 @@
 // forward pass rejects batches that do not fit the model or the cache.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <functional>
 #include <random>
 
-#include <unistd.h>
-
+#include "../io/io_test_util.h"
 #include "core/error.h"
 #include "io/gguf_writer.h"
 #include "kernels/backend.h"
@@ -16,8 +14,6 @@
 
 namespace ponder {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr int64_t kHidden = 32, kHeads = 4, kKvHeads = 2, kHeadDim = 8, kInter = 64, kVocab = 40, kLayers = 2;
 
@@ -74,9 +70,8 @@ std::string write_tiny_qwen2(const std::string& file, const Edit& edit = {}, boo
     add(p + "ffn_up.weight", {kInter, kHidden});
     add(p + "ffn_down.weight", {kHidden, kInter});
   }
-  const fs::path dir = fs::temp_directory_path() / ("ponder_weights_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string path = (dir / file).string();
+  static const testing::TempDir dir;  // removed, with the files, when the test binary exits
+  const std::string path = dir.file(file);
   w.write(path);
   return path;
 }
