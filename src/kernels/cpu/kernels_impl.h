@@ -14,6 +14,9 @@
 //
 // Attention and the KV cache's q8_0 quantizer: kernels_attention_impl.h.
 
+// Lambdas that must inline, as PONDER_AI functions: the tiles' block and sub-block bodies.
+#define PONDER_AL __attribute__((always_inline))
+
 namespace impl {
 
 using namespace isa;
@@ -324,18 +327,32 @@ PONDER_AI AkRow ak_row(const uint8_t* a, int64_t n_in) {
   return r;
 }
 
+// The frame every tile against AK activations shares: the tile's rows, one float accumulator per
+// row (lanes: the group's R output rows), and the blocks of 256 quants (kBlock bytes each in the
+// group) in order. block(p, b, a, acc) adds block b, whose weights are at p, into acc[0..NC); it
+// takes a and acc as array references (as pointers, the IQ2_S, IQ3_S and IQ1_S tiles ran 6-12%
+// slower in kernel_bench).
+template <int kBlock, int NC, class Block>
+PONDER_AI void ak_tile(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid, Block&& block) {
+  AkRow a[NC];
+  vf acc[NC];
+  for (int y = 0; y < NC; ++y) {
+    a[y] = ak_row(t.a[y], n_in);
+    acc[y] = zerof();
+  }
+  for (int64_t b = 0; b < n_in / 256; ++b) {
+    const uint8_t* p = grp + b * kBlock;
+    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+    block(p, b, a, acc);
+  }
+  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+}
+
 // Q4_K and Q5_K against AK activations.
 template <bool kFive, int NC>
 void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = (kFive ? 176 : 144) * R;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     const vi m6 = set1_8(0x3f), m4 = set1_8(0x0f), m2 = set1_8(0x03);
     const vi u0 = loadv(p + 4 * R), u2 = loadv(p + 12 * R);
     const vi s03 = and_v(u0, m6);
@@ -351,7 +368,7 @@ void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
     // faster. Q4_K's decode tiles (5-15%) and its AVX2 tiles (~5%) are faster with all eight
     // vectors, unrolled.
     constexpr bool kHalves = kFive || (NC > 1 && R == 16);
-    auto sub_block = [&](int I) __attribute__((always_inline)) {
+    auto sub_block = [&](int I) PONDER_AL {
       const vi sc = scale_from_byte(I < 4 ? s03 : s47, I % 4);
       if constexpr (!kHalves) {
         vi w[8];
@@ -412,22 +429,14 @@ void tile_q45_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
       acc[y] = fmaf(cvtf(isum[y]), mulf(dw, da), acc[y]);
       acc[y] = fnmaf(cvtf(mins), mulf(dmw, da), acc[y]);
     }
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // Q6_K against AK activations: quants 0..63 with the -32 offset applied through the 16-element sums.
 template <int NC>
 void tile_q6_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = 210 * R;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     const uint8_t* scales = p + 2 * R;
     vi isum[NC];
     for (int y = 0; y < NC; ++y) isum[y] = zeroi();
@@ -465,8 +474,7 @@ void tile_q6_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
       const vi s = sub32(isum[y], sll32<5>(off[y]));
       acc[y] = fmaf(cvtf(s), mulf(dw, set1f(a[y].d[b])), acc[y]);
     }
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // Q2_K against AK activations: sixteen sub-blocks of 16 quants (0..3), each one vector ("q2 4R"),
@@ -474,14 +482,7 @@ void tile_q6_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
 template <int NC>
 void tile_q2_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = 84 * R;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     const uint8_t* planes = p + 4 * R;
     vi isum[NC], mins[NC];
     for (int y = 0; y < NC; ++y) isum[y] = mins[y] = zeroi();
@@ -509,8 +510,7 @@ void tile_q2_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
       acc[y] = fmaf(cvtf(isum[y]), mulf(dw, da), acc[y]);
       acc[y] = fnmaf(cvtf(mins[y]), mulf(dmw, da), acc[y]);
     }
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // Q3_K against AK activations: sixteen sub-blocks of 16 quants made unsigned (0..7, "q3 3×4R" holds
@@ -519,14 +519,7 @@ void tile_q2_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
 template <int NC>
 void tile_q3_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = 110 * R;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     // The sixteen scales (0..63, stored + 32) as four bytes per lane in four vectors: scale i's low
     // 4 bits are nibble i / 8 of packed byte i % 8, its top 2 bits bits 2 (i / 4) of byte 8 + i % 4.
     const vi m4 = set1_8(0x0f), m2 = set1_8(3);
@@ -581,8 +574,7 @@ void tile_q3_k(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
       const vi s = sub32(isum[y], sll32<2>(off[y]));
       acc[y] = fmaf(cvtf(s), mulf(dw, set1f(a[y].d[b])), acc[y]);
     }
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // IQ4_NL's and IQ4_XS's grid values of half H of one "qs 4×4R" sub-block (H = 0: the low
@@ -634,15 +626,8 @@ void tile_iq4_nl(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
 template <int NC>
 void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = 136 * R;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  const vi grid = bcast16(kIq4Grid);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
+    const vi grid = bcast16(kIq4Grid);
     const vi sh = zx16to32(p + 2 * R), sl = loadv(p + 4 * R);
     vi isum[NC];
     for (int y = 0; y < NC; ++y) isum[y] = zeroi();
@@ -665,8 +650,7 @@ void tile_iq4_xs(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid)
     }
     const vf dw = load_f16(p);
     for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // The IQ1, IQ2 and IQ3 kernels fetch grid entries for the R rows of a group at once (lookup8,
@@ -698,14 +682,7 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr bool kS = T == DType::IQ3_S;
   constexpr int kBlock = (kS ? 110 : 98) * R;
   const uint32_t* grid = kS ? quant::kIq3sGridValues : quant::kIq3xxsGridValues;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     vi sc_s[8];  // S: the eight sub-blocks' scales
     if constexpr (kS) {
       const vi sw = loadv(p + 2 * R);
@@ -742,8 +719,7 @@ void tile_iq3(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
     }
     const vf dw = kS ? load_f16(p) : mulf(load_f16(p), set1f(0.25f));
     for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // IQ2_XXS, IQ2_XS and IQ2_S against AK activations (repack.h): groups of 8 weights, each an entry
@@ -756,14 +732,7 @@ void tile_iq2(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   const uint32_t* grid = T == DType::IQ2_XXS ? quant::kIq2xxsGridValues
                          : T == DType::IQ2_XS ? quant::kIq2xsGridValues
                                               : quant::kIq2sGridValues;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     vi isum[NC];
     for (int y = 0; y < NC; ++y) isum[y] = zeroi();
     for (int I = 0; I < 8; ++I) {
@@ -806,8 +775,7 @@ void tile_iq2(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
     }
     const vf dw = mulf(load_f16(p), set1f(0.125f));
     for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // IQ1_S against AK activations (repack.h): groups of 8 weights d·(2·ls + 1)·(g + δ) with g in
@@ -819,14 +787,7 @@ template <int NC>
 void tile_iq1_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = 50 * R;
   const uint32_t* grid = quant::kIq1sGridValues;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     vi isum[NC];
     for (int y = 0; y < NC; ++y) isum[y] = zeroi();
     for (int I = 0; I < 8; ++I) {
@@ -855,8 +816,7 @@ void tile_iq1_s(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
     }
     const vf dw = mulf(load_f16(p), set1f(0.125f));
     for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // IQ1_M against AK activations (repack.h): as IQ1_S, with 3-bit scales per half sub-block, δ per
@@ -869,14 +829,7 @@ template <int NC>
 void tile_iq1_m(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) {
   constexpr int kBlock = 56 * R;
   const uint32_t* grid = quant::kIq1sGridValues;
-  const int64_t nb = n_in / 256;
-  AkRow a[NC];
-  for (int y = 0; y < NC; ++y) a[y] = ak_row(t.a[y], n_in);
-  vf acc[NC];
-  for (int y = 0; y < NC; ++y) acc[y] = zerof();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* p = grp + b * kBlock;
-    if (t.prefetch) prefetch_block<kBlock>(p + kPrefetchBlocks * kBlock);
+  ak_tile<kBlock>(grp, n_in, t, valid, [&](const uint8_t* p, int64_t b, const auto& a, auto& acc) PONDER_AL {
     const vi w0 = zx16to32(p), w1 = zx16to32(p + 2 * R), w2 = zx16to32(p + 4 * R), w3 = zx16to32(p + 6 * R);
     const vi d16 = or_v(or_v(srl32<12>(w0), and_v(srl32<8>(w1), set1_32(0xf0))),
                         or_v(and_v(srl32<4>(w2), set1_32(0xf00)), and_v(w3, set1_32(0xf000))));
@@ -911,8 +864,7 @@ void tile_iq1_m(const uint8_t* grp, int64_t n_in, const Tile<NC>& t, int valid) 
     }
     const vf dw = mulf(f16_lanes(d16), set1f(0.125f));
     for (int y = 0; y < NC; ++y) acc[y] = fmaf(cvtf(isum[y]), mulf(dw, set1f(a[y].d[b])), acc[y]);
-  }
-  for (int y = 0; y < NC; ++y) store_rows(t.y[y], acc[y], valid);
+  });
 }
 
 // F32 / F16 / BF16 weights against float activations: NG groups × NC rows, one FMA chain per
