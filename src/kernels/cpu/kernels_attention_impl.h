@@ -7,9 +7,9 @@
 // from f16, or dequantized from q8_0 with the same float product as quant::dequantize_row, so
 // every cache type gives the reference's values), then the scores are computed, and the online
 // softmax rescales the running output only when the running maximum moves. With many query rows
-// (prefill tiles) K is transposed so that 4 rows × 2R positions accumulate in registers; with few
-// (decode) the scalar transposition would cost more than the scores, so K stays in rows and each
-// score is a dot product (bench/kernel_bench Attention/decode/<kv type>/512, the 1.5B shape on one
+// (prefill tiles) K is transposed so that 8 rows × R positions (4 × 2R where a block spans two
+// vectors) accumulate in registers; with few (decode) the scalar transposition would cost more
+// than the scores, so K stays in rows and each score is a dot product (bench/kernel_bench Attention/decode/<kv type>/512, the 1.5B shape on one
 // AVX2 thread: f16 155 → 103 µs, q8_0 161 → 104 µs per layer and token). Converting a block costs
 // O(block_size · head_dim) once per task and is shared by all n_tokens · group query rows; for
 // q8_0 it (int8 → f32, one multiply per value) costs about what the f16 widening does.
@@ -76,52 +76,52 @@ KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, int
     if (transposed) transpose_k(k);
     return {transposed ? kt : k, static_cast<const float*>(t.v) + row0 * hd};
   }
-  if (t.kv_dtype == DType::Q8_0) {
-    // Transposed K goes through vb first (dequantized with wide loads), then V takes its place.
-    const int64_t row_bytes = hd / 32 * 34;
-    const auto* k = static_cast<const uint8_t*>(t.k) + row0 * row_bytes;
-    const auto* v = static_cast<const uint8_t*>(t.v) + row0 * row_bytes;
-    float* krows = transposed ? vb : kt;
-    for (int64_t j = 0; j < cnt; ++j) dequantize_q8_0_row(k + j * row_bytes, hd, krows + j * hd);
-    if (transposed) transpose_k(vb);
-    for (int64_t j = 0; j < cnt; ++j) dequantize_q8_0_row(v + j * row_bytes, hd, vb + j * hd);
-    return {kt, vb};
-  }
-  const uint16_t* k = static_cast<const uint16_t*>(t.k) + row0 * hd;
-  const uint16_t* v = static_cast<const uint16_t*>(t.v) + row0 * hd;
-  for (int64_t j = 0; j < cnt; ++j) {
-    if (transposed) {
-      for (int64_t d = 0; d < hd; ++d) kt[d * bsp + j] = f16_to_f32(k[j * hd + d]);
-    } else {
-      widen_f16_row(k + j * hd, hd, kt + j * hd);
+  // f16 and q8_0: made f32 row by row with wide loads; a transposed K goes through vb first (a
+  // scalar f16 conversion per element cost 12% of prefill attention), then V takes its place.
+  const bool q8 = t.kv_dtype == DType::Q8_0;
+  const int64_t row_bytes = q8 ? hd / 32 * 34 : hd * 2;
+  auto rows_f32 = [&](const void* cache, float* dst) {
+    const auto* src = static_cast<const uint8_t*>(cache) + row0 * row_bytes;
+    for (int64_t j = 0; j < cnt; ++j) {
+      if (q8) {
+        dequantize_q8_0_row(src + j * row_bytes, hd, dst + j * hd);
+      } else {
+        widen_f16_row(reinterpret_cast<const uint16_t*>(src + j * row_bytes), hd, dst + j * hd);
+      }
     }
-    widen_f16_row(v + j * hd, hd, vb + j * hd);
-  }
+  };
+  rows_f32(t.k, transposed ? vb : kt);
+  if (transposed) transpose_k(vb);
+  rows_f32(t.v, vb);
   return {kt, vb};
 }
 
-// Scores (n_rows, bsp) · scale of the query rows against K transposed (hd, bsp): 4 rows × 2R
-// positions at a time in registers, each K element loaded once per 4 rows. For many rows (prefill).
-template <class QRow>
+// Scores (n_rows, bsp) · scale of the query rows against K transposed (hd, bsp): NR rows × NV·R
+// positions at a time in registers (8 accumulators), each K element loaded once per NR rows. For
+// many rows (prefill). NV = 1 where a block fits in one vector (AVX-512, 16 positions), so that no
+// score is computed for padding.
+template <int NV, class QRow>
 void scores_transposed(const float* kt, int64_t hd, int64_t bsp, int64_t n_rows, QRow q_row, float scale, float* sc) {
-  for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
-    const int nr = static_cast<int>(min64(4, n_rows - r0));
-    const float* qr[4];
-    for (int i = 0; i < 4; ++i) qr[i] = q_row(r0 + (i < nr ? i : 0));
-    for (int64_t j0 = 0; j0 < bsp; j0 += 2 * R) {
-      vf s[4][2];
-      for (int i = 0; i < 4; ++i) s[i][0] = s[i][1] = zerof();
+  constexpr int NR = 8 / NV;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += NR) {
+    const int nr = static_cast<int>(min64(NR, n_rows - r0));
+    const float* qr[NR];
+    for (int i = 0; i < NR; ++i) qr[i] = q_row(r0 + (i < nr ? i : 0));
+    for (int64_t j0 = 0; j0 < bsp; j0 += NV * R) {
+      vf s[NR][NV];
+      for (int i = 0; i < NR; ++i) {
+        for (int v = 0; v < NV; ++v) s[i][v] = zerof();
+      }
       for (int64_t d = 0; d < hd; ++d) {
-        const vf k0 = loadf(kt + d * bsp + j0), k1 = loadf(kt + d * bsp + j0 + R);
-        for (int i = 0; i < 4; ++i) {
+        vf k[NV];
+        for (int v = 0; v < NV; ++v) k[v] = loadf(kt + d * bsp + j0 + v * R);
+        for (int i = 0; i < NR; ++i) {
           const vf qv = set1f(qr[i][d]);
-          s[i][0] = fmaf(qv, k0, s[i][0]);
-          s[i][1] = fmaf(qv, k1, s[i][1]);
+          for (int v = 0; v < NV; ++v) s[i][v] = fmaf(qv, k[v], s[i][v]);
         }
       }
       for (int i = 0; i < nr; ++i) {
-        storef(sc + (r0 + i) * bsp + j0, mulf(s[i][0], set1f(scale)));
-        storef(sc + (r0 + i) * bsp + j0 + R, mulf(s[i][1], set1f(scale)));
+        for (int v = 0; v < NV; ++v) storef(sc + (r0 + i) * bsp + j0 + v * R, mulf(s[i][v], set1f(scale)));
       }
     }
   }
@@ -175,7 +175,8 @@ constexpr int64_t kRowsDirect = 8;
 
 void attention(const AttentionTask& t) {
   const int64_t hd = t.head_dim, bs = t.block_size;
-  const int64_t bsp = (bs + 2 * R - 1) / (2 * R) * (2 * R);  // positions per block, padded
+  const int nv = bs > R ? 2 : 1;  // vectors of positions per block in scores_transposed
+  const int64_t bsp = (bs + nv * R - 1) / (nv * R) * (nv * R);  // positions per block, padded
   const int64_t n_rows = t.n_tokens * t.group;
   float* acc = t.scratch;                       // (n_rows, hd)
   float* m = acc + n_rows * hd;                 // (n_rows) running max
@@ -204,7 +205,11 @@ void attention(const AttentionTask& t) {
       for (int64_t j = cnt; j < bsp; ++j) {
         for (int64_t d = 0; d < hd; ++d) kt[d * bsp + j] = 0.0f;
       }
-      scores_transposed(kt, hd, bsp, n_rows, q_row, t.scale, sc);
+      if (nv == 2) {
+        scores_transposed<2>(kt, hd, bsp, n_rows, q_row, t.scale, sc);
+      } else {
+        scores_transposed<1>(kt, hd, bsp, n_rows, q_row, t.scale, sc);
+      }
     } else {
       scores_rows(blk.k, cnt, hd, bsp, n_rows, q_row, t.scale, sc);
     }
@@ -214,10 +219,13 @@ void attention(const AttentionTask& t) {
       if (pos < p0) continue;
       const int64_t valid = min64(cnt, pos - p0 + 1);
       float* srow = sc + r * bsp;
-      float mb = srow[0];
-      for (int64_t j = 1; j < valid; ++j) mb = srow[j] > mb ? srow[j] : mb;
+      for (int64_t j = valid; j < bsp; ++j) srow[j] = -__builtin_inff();  // masked: out of the max
+      vf mv = loadf(srow);
+      for (int64_t j = R; j < bsp; j += R) mv = maxf(mv, loadf(srow + j));
+      const float mb = hmaxf(mv);
       const float m_new = mb > m[r] ? mb : m[r];
-      const float corr = __builtin_expf(m[r] - m_new);
+      // Once the running maximum settles, most blocks leave it where it was.
+      const float corr = m_new == m[r] ? 1.0f : __builtin_expf(m[r] - m_new);
       for (int64_t j = 0; j < bsp; j += R) storef(srow + j, exp_v(subf(loadf(srow + j), set1f(m_new))));
       for (int64_t j = valid; j < bsp; ++j) srow[j] = 0.0f;
       vf psum = zerof();
@@ -225,23 +233,23 @@ void attention(const AttentionTask& t) {
       l[r] = l[r] * corr + hsumf(psum);
       m[r] = m_new;
       float* ar = acc + r * hd;
+      // Eight vectors of the row at a time: eight independent FMA chains (four: the prefill
+      // kernel_bench 2-4% slower).
       int64_t d = 0;
-      for (; d + 4 * R <= hd; d += 4 * R) {
-        vf a0 = mulf(loadf(ar + d), set1f(corr)), a1 = mulf(loadf(ar + d + R), set1f(corr));
-        vf a2 = mulf(loadf(ar + d + 2 * R), set1f(corr)), a3 = mulf(loadf(ar + d + 3 * R), set1f(corr));
-        for (int64_t j = 0; j < valid; ++j) {
-          const vf p = set1f(srow[j]);
-          const float* vr = vrows + j * hd + d;
-          a0 = fmaf(p, loadf(vr), a0);
-          a1 = fmaf(p, loadf(vr + R), a1);
-          a2 = fmaf(p, loadf(vr + 2 * R), a2);
-          a3 = fmaf(p, loadf(vr + 3 * R), a3);
+      auto pv = [&]<int NA>(std::integral_constant<int, NA>) {
+        for (; d + NA * R <= hd; d += NA * R) {
+          vf a[NA];
+          for (int i = 0; i < NA; ++i) a[i] = mulf(loadf(ar + d + i * R), set1f(corr));
+          for (int64_t j = 0; j < valid; ++j) {
+            const vf p = set1f(srow[j]);
+            const float* vr = vrows + j * hd + d;
+            for (int i = 0; i < NA; ++i) a[i] = fmaf(p, loadf(vr + i * R), a[i]);
+          }
+          for (int i = 0; i < NA; ++i) storef(ar + d + i * R, a[i]);
         }
-        storef(ar + d, a0);
-        storef(ar + d + R, a1);
-        storef(ar + d + 2 * R, a2);
-        storef(ar + d + 3 * R, a3);
-      }
+      };
+      pv(std::integral_constant<int, 8>{});
+      pv(std::integral_constant<int, 1>{});
       for (; d < hd; ++d) {
         float a = ar[d] * corr;
         for (int64_t j = 0; j < valid; ++j) a += srow[j] * vrows[j * hd + d];
