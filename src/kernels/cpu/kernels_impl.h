@@ -1124,9 +1124,10 @@ int64_t probe_read(const uint8_t* p, int64_t bytes) {
   return hsum_i(add32(add32(a0, a1), add32(a2, a3)));
 }
 
-// The Q4_K tile's inner loop: kMaxNc activation rows × one sub-block of 32 quants of R rows, i.e.
-// per row the int8 dot product (dot_regs: the instructions of dot_scaled, activations already
-// broadcast) and the int32 accumulation, with weights and activations in registers.
+// The int8 ceiling: the Q4_K tile's arithmetic without its loads and unpacking, i.e. kMaxNc
+// activation rows × one sub-block of 32 quants of R rows, per row the int8 dot product (dot_regs:
+// the instructions of dot_scaled, activations already broadcast) and the scaled int32
+// accumulation, with weights and activations in registers.
 int64_t probe_int8(int64_t iters) {
   vi w[8], a[kMaxNc], acc[kMaxNc];
   for (int g = 0; g < 8; ++g) w[g] = set1_8(static_cast<char>(g + 1));
