@@ -147,6 +147,13 @@ class Backend {
 
   // y (n_rows, w.n_out) = x (n_rows, w.n_in) · wᵀ
   virtual void matmul(const MatrixView& w, const float* x, float* y, int64_t n_rows) = 0;
+  // ys[i] = x · ws[i]ᵀ for every i: several matrices against one input (Q, K and V; gate and up),
+  // which a backend may share work between (the CPU quantizes x once and runs all of them in one
+  // parallel region). Default: one matmul each.
+  virtual void matmul_shared_input(std::span<const MatrixView> ws, const float* x, std::span<float* const> ys,
+                                   int64_t n_rows) {
+    for (size_t i = 0; i < ws.size(); ++i) matmul(ws[i], x, ys[i], n_rows);
+  }
   // y (n_rows, dim) = x / rms(x) * weight, rms over each row of length dim
   virtual void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t dim, float eps) = 0;
   // x (n_tokens, n_heads, head_dim) rotated in place by each token's position

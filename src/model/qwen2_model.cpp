@@ -103,9 +103,9 @@ void Qwen2Model::attention_block(const LayerWeights& w, KvLayerView kv, const At
   float* v = s_.v.floats();  // (n, n_kv_heads, head_dim)
 
   backend_.rms_norm(x, w.attn_norm.floats(), h, n, c.hidden_size, eps);
-  backend_.matmul(w.wq, h, q, n);
-  backend_.matmul(w.wk, h, k, n);
-  backend_.matmul(w.wv, h, v, n);
+  const MatrixView qkv[] = {w.wq, w.wk, w.wv};
+  float* const qkv_out[] = {q, k, v};
+  backend_.matmul_shared_input(qkv, h, qkv_out, n);
   if (c.attention_bias) {
     backend_.add_bias(q, w.bq.floats(), n, c.q_dim());
     backend_.add_bias(k, w.bk.floats(), n, c.kv_dim());
@@ -135,8 +135,9 @@ void Qwen2Model::ffn_block(const LayerWeights& w, int64_t n) {
   float* up = s_.up.floats();      // (n, intermediate)
 
   backend_.rms_norm(x, w.ffn_norm.floats(), h, n, c.hidden_size, static_cast<float>(c.rms_norm_eps));
-  backend_.matmul(w.w_gate, h, gate, n);
-  backend_.matmul(w.w_up, h, up, n);
+  const MatrixView gate_up[] = {w.w_gate, w.w_up};
+  float* const gate_up_out[] = {gate, up};
+  backend_.matmul_shared_input(gate_up, h, gate_up_out, n);
   backend_.silu_mul(gate, up, gate, n * c.intermediate_size);
   backend_.matmul(w.w_down, gate, h, n);
   backend_.add(x, h, n * c.hidden_size);

@@ -71,7 +71,7 @@ void release_source_pages(const void* p, size_t bytes) {
 }
 
 // Decode splits a matmul into this many equal runs of weight groups per thread; batched rows
-// into shrinking runs, the smallest 1/kMinRunDivisor of the groups (CpuBackend::matmul).
+// into shrinking runs, the smallest 1/kMinRunDivisor of the groups (CpuBackend::matmul_shared_input).
 constexpr int64_t kDecodeRunsPerThread = 8;
 constexpr int64_t kMinRunDivisor = 64;
 
@@ -142,42 +142,65 @@ class CpuBackend final : public Backend {
   }
 
   void matmul(const MatrixView& w, const float* x, float* y, int64_t n_rows) override {
-    if (n_rows <= 0 || w.n_out <= 0) return;
-    bool packed = false;
-    {
-      std::lock_guard<std::mutex> lock(alloc_mutex_);
-      auto it = packed_.find(w.data);
-      packed = it != packed_.end() && it->second == w.dtype;
+    matmul_shared_input({&w, 1}, x, {&y, 1}, n_rows);
+  }
+
+  void matmul_shared_input(std::span<const MatrixView> ws, const float* x, std::span<float* const> ys,
+                           int64_t n_rows) override {
+    PONDER_CHECK(ws.size() == ys.size(), "matmul: {} matrices but {} outputs", ws.size(), ys.size());
+    if (n_rows <= 0 || ws.empty()) return;
+    // Shared work needs every matrix repacked, with one input width and activation format.
+    bool shared = true;
+    for (const MatrixView& w : ws) {
+      shared = shared && is_packed(w) && w.n_in == ws[0].n_in && act_format(w.dtype, k_) == act_format(ws[0].dtype, k_);
     }
-    if (!packed) return matmul_fallback(w, x, y, n_rows);
-    const ActFormat f = act_format(w.dtype, k_);
-    cpu::MatmulArgs a;
-    a.dtype = w.dtype;
-    a.packed = static_cast<const uint8_t*>(w.data);
-    a.group_bytes = static_cast<int64_t>(cpu::packed_group_bytes(w.dtype, w.n_in, k_.rows_per_group));
-    a.n_in = w.n_in;
-    a.n_out = w.n_out;
-    a.n_rows = n_rows;
-    a.y = y;
-    if (f == ActFormat::F32) {
-      a.act = reinterpret_cast<const uint8_t*>(x);
-      a.act_stride = w.n_in * 4;
-    } else {
-      a.act_stride = cpu::act_row_bytes(f, w.n_in);
-      grow(act_, static_cast<size_t>(a.act_stride * n_rows));
-      uint8_t* act = act_.data();
-      a.act = act;
-      const int64_t n_in = w.n_in;
+    if (!shared) {
+      for (size_t i = 0; i < ws.size(); ++i) {
+        if (ws[i].n_out <= 0) continue;
+        if (is_packed(ws[i])) {
+          matmul_shared_input(ws.subspan(i, 1), x, ys.subspan(i, 1), n_rows);
+        } else {
+          matmul_fallback(ws[i], x, ys[i], n_rows);
+        }
+      }
+      return;
+    }
+    const ActFormat f = act_format(ws[0].dtype, k_);
+    const int64_t n_in = ws[0].n_in;
+    const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+    int64_t act_stride = n_in * 4;
+    if (f != ActFormat::F32) {
+      act_stride = cpu::act_row_bytes(f, n_in);
+      grow(act_, static_cast<size_t>(act_stride * n_rows));
+      uint8_t* q = act_.data();
       auto quantize_rows = [&](int64_t b, int64_t e, int) {
-        for (int64_t r = b; r < e; ++r) k_.quantize(f, x + r * n_in, n_in, act + r * a.act_stride);
+        for (int64_t r = b; r < e; ++r) k_.quantize(f, x + r * n_in, n_in, q + r * act_stride);
       };
       if (n_rows >= 4) {
         pool_.parallel_for(n_rows, quantize_rows);
       } else {
         quantize_rows(0, n_rows, 0);
       }
+      act = q;
     }
-    const int64_t n_groups = (w.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
+    // The matrices' weight groups, one after another, are one range of groups to split.
+    args_.clear();
+    int64_t n_groups = 0;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const MatrixView& w = ws[i];
+      cpu::MatmulArgs a;
+      a.dtype = w.dtype;
+      a.packed = static_cast<const uint8_t*>(w.data);
+      a.group_bytes = static_cast<int64_t>(cpu::packed_group_bytes(w.dtype, w.n_in, k_.rows_per_group));
+      a.n_in = n_in;
+      a.n_out = w.n_out;
+      a.n_rows = n_rows;
+      a.y = ys[i];
+      a.act = act;
+      a.act_stride = act_stride;
+      args_.push_back({a, n_groups});
+      n_groups += (w.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
+    }
     // Runs of groups handed out to whichever thread is free: on a shared machine a thread that
     // loses its core for a while no longer holds the other at the end of every matmul. Decode
     // streams the weights from memory, so small equal runs cost nothing. Batched rows re-read
@@ -198,7 +221,11 @@ class CpuBackend final : public Backend {
     }
     run_bounds_.push_back(n_groups);
     pool_.parallel_for_dynamic(static_cast<int64_t>(run_bounds_.size()) - 1, [&](int64_t i, int) {
-      k_.matmul(a, run_bounds_[static_cast<size_t>(i)], run_bounds_[static_cast<size_t>(i) + 1]);
+      const int64_t b = run_bounds_[static_cast<size_t>(i)], e = run_bounds_[static_cast<size_t>(i) + 1];
+      for (const auto& [a, first] : args_) {
+        const int64_t g_end = first + (a.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
+        if (b < g_end && e > first) k_.matmul(a, std::max(b, first) - first, std::min(e, g_end) - first);
+      }
     });
   }
 
@@ -373,6 +400,12 @@ class CpuBackend final : public Backend {
     }
   }
 
+  bool is_packed(const MatrixView& w) {
+    std::lock_guard<std::mutex> lock(alloc_mutex_);
+    auto it = packed_.find(w.data);
+    return it != packed_.end() && it->second == w.dtype && w.n_out > 0;
+  }
+
   // Types without a repacked layout (or matrices never uploaded): dequantize each row once, then
   // dot it with every activation row.
   void matmul_fallback(const MatrixView& w, const float* x, float* y, int64_t n_rows) {
@@ -398,6 +431,7 @@ class CpuBackend final : public Backend {
   std::vector<float> rope_cs_;                     // (n_tokens, head_dim) cos then sin per token
   std::vector<Tile> tiles_;                        // attention tiles of the current batch
   std::vector<int64_t> run_bounds_;                // matmul runs of weight groups (first, ..., n_groups)
+  std::vector<std::pair<cpu::MatmulArgs, int64_t>> args_;  // per matrix of a matmul: args, first group
   std::vector<std::vector<float>> thread_scratch_; // per thread: attention tiles, dequantized rows
 };
 

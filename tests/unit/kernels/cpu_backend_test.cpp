@@ -218,6 +218,51 @@ TEST_P(CpuBackendTest, MatmulFallbackTypesAndUnuploadedMatrices) {
   EXPECT_LE(nmse(got, want), 1e-10);
 }
 
+// Several matrices against one input (Q, K, V; gate, up) give each matrix's own matmul, bit for
+// bit: shared activations (Q4_K, Q6_K and Q2_K all read AK) and sets that cannot share (another
+// activation format, a matrix never uploaded, a width that differs), decode and batched rows.
+TEST_P(CpuBackendTest, MatmulSharedInputEqualsSeparateMatmuls) {
+  const int64_t n_in = 512;
+  const std::vector<std::vector<std::pair<DType, int64_t>>> sets = {
+      {{DType::Q4_K, 40}, {DType::Q6_K, 17}, {DType::Q2_K, 33}},
+      {{DType::Q4_K, 40}, {DType::Q8_0, 24}, {DType::F16, 9}},
+      {{DType::Q4_0, 16}, {DType::Q4_0, 1}},
+  };
+  uint32_t seed = 50;
+  for (const auto& set : sets) {
+    for (bool upload_all : {true, false}) {
+      std::vector<std::vector<uint8_t>> bytes;
+      std::vector<MatrixView> ws;
+      for (const auto& [t, n_out] : set) {
+        bytes.push_back(random_weights(t, n_out, n_in, seed++));
+        const MatrixView host{bytes.back().data(), t, n_out, n_in, dtype_bytes(t, n_in)};
+        ws.push_back(upload_all || ws.size() != 1 ? cpu_->upload_matrix(host) : host);
+      }
+      for (int64_t n_rows : {1, 5, 19}) {
+        SCOPED_TRACE(fmt::format("{} {} upload_all {} rows {}", dtype_name(set[0].first), dtype_name(set[1].first),
+                                 upload_all, n_rows));
+        const auto x = random_vector(static_cast<size_t>(n_rows * n_in), seed++);
+        std::vector<std::vector<float>> want, got;
+        std::vector<float*> outs;
+        for (const MatrixView& w : ws) {
+          want.emplace_back(static_cast<size_t>(n_rows * w.n_out));
+          got.emplace_back(want.back().size(), -1.0f);
+          cpu_->matmul(w, x.data(), want.back().data(), n_rows);
+        }
+        for (auto& g : got) outs.push_back(g.data());
+        cpu_->matmul_shared_input(ws, x.data(), outs, n_rows);
+        for (size_t i = 0; i < ws.size(); ++i) EXPECT_EQ(got[i], want[i]) << "matrix " << i;
+      }
+    }
+  }
+  const auto bytes = random_weights(DType::Q4_K, 8, n_in, 1);
+  const MatrixView w = cpu_->upload_matrix({bytes.data(), DType::Q4_K, 8, n_in, dtype_bytes(DType::Q4_K, n_in)});
+  const MatrixView ws[] = {w, w};
+  std::vector<float> x(n_in), y(8);
+  float* const one_out[] = {y.data()};
+  EXPECT_THROW(cpu_->matmul_shared_input(ws, x.data(), one_out, 1), Error);
+}
+
 TEST_P(CpuBackendTest, ElementwiseOps) {
   for (int64_t n : {1, 7, 64, 1003, 70001}) {
     SCOPED_TRACE(n);
