@@ -198,8 +198,9 @@ class CpuBackend final : public Backend {
       a.y = ys[i];
       a.act = act;
       a.act_stride = act_stride;
-      args_.push_back({a, n_groups});
+      const int64_t first = n_groups;
       n_groups += (w.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
+      args_.push_back({a, first, n_groups});
     }
     // Runs of groups handed out to whichever thread is free: on a shared machine a thread that
     // loses its core for a while no longer holds the other at the end of every matmul. Decode
@@ -222,9 +223,9 @@ class CpuBackend final : public Backend {
     run_bounds_.push_back(n_groups);
     pool_.parallel_for_dynamic(static_cast<int64_t>(run_bounds_.size()) - 1, [&](int64_t i, int) {
       const int64_t b = run_bounds_[static_cast<size_t>(i)], e = run_bounds_[static_cast<size_t>(i) + 1];
-      for (const auto& [a, first] : args_) {
-        const int64_t g_end = first + (a.n_out + k_.rows_per_group - 1) / k_.rows_per_group;
-        if (b < g_end && e > first) k_.matmul(a, std::max(b, first) - first, std::min(e, g_end) - first);
+      for (const MatrixRun& m : args_) {
+        if (b >= m.end || e <= m.first) continue;
+        k_.matmul(m.args, std::max(b, m.first) - m.first, std::min(e, m.end) - m.first);
       }
     });
   }
@@ -431,7 +432,12 @@ class CpuBackend final : public Backend {
   std::vector<float> rope_cs_;                     // (n_tokens, head_dim) cos then sin per token
   std::vector<Tile> tiles_;                        // attention tiles of the current batch
   std::vector<int64_t> run_bounds_;                // matmul runs of weight groups (first, ..., n_groups)
-  std::vector<std::pair<cpu::MatmulArgs, int64_t>> args_;  // per matrix of a matmul: args, first group
+  // One matrix of a matmul: its kernel arguments and its groups' range [first, end) among all.
+  struct MatrixRun {
+    cpu::MatmulArgs args;
+    int64_t first, end;
+  };
+  std::vector<MatrixRun> args_;
   std::vector<std::vector<float>> thread_scratch_; // per thread: attention tiles, dequantized rows
 };
 
