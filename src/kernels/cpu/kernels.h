@@ -75,10 +75,12 @@ struct AttentionTask {
   float* scratch = nullptr;         // attention_scratch_floats(...) floats, 64-byte aligned
 };
 
-// Floats of scratch one attention task needs.
+// Floats of scratch one attention task of n_rows query rows needs (kernels_attention_impl.h: the
+// larger of its two layouts, rows padded to vectors of up to 16 lanes, plus 64-byte alignment).
 inline int64_t attention_scratch_floats(int64_t n_rows, int64_t head_dim, int64_t block_size) {
-  const int64_t bsp = (block_size + 31) / 32 * 32;
-  return n_rows * (head_dim + 32) + 2 * bsp * head_dim + n_rows * bsp + 64;
+  const int64_t rows = (n_rows + 15) / 16 * 16;
+  const int64_t bsp = (block_size + 15) / 16 * 16;
+  return rows * (2 * head_dim + 4 + bsp) + 2 * block_size * head_dim + 32 * block_size + 5 * 16;
 }
 
 struct KernelTable {

@@ -3,16 +3,18 @@
 // functions of its own may be included).
 //
 // One task is a tile of consecutive tokens of a sequence × one KV head; its query rows (tokens ×
-// the heads sharing the KV head) meet each KV block once: K and V are made f32 in scratch (widened
-// from f16, or dequantized from q8_0 with the same float product as quant::dequantize_row, so
-// every cache type gives the reference's values), then the scores are computed, and the online
-// softmax rescales the running output only when the running maximum moves. With many query rows
-// (prefill tiles) K is transposed so that 8 rows × R positions (4 × 2R where a block spans two
-// vectors) accumulate in registers; with few (decode) the scalar transposition would cost more
-// than the scores, so K stays in rows and each score is a dot product (bench/kernel_bench Attention/decode/<kv type>/512, the 1.5B shape on one
-// AVX2 thread: f16 155 → 103 µs, q8_0 161 → 104 µs per layer and token). Converting a block costs
-// O(block_size · head_dim) once per task and is shared by all n_tokens · group query rows; for
-// q8_0 it (int8 → f32, one multiply per value) costs about what the f16 widening does.
+// the heads sharing the KV head) meet each KV block once: K and V are made f32 rows in scratch
+// (widened from f16, or dequantized from q8_0 with the same float product as
+// quant::dequantize_row, so every cache type gives the reference's values; an f32 cache is read in
+// place), then the scores, an online softmax and the weighted sum of V follow. Converting a block
+// costs O(block_size · head_dim) once per task and is shared by all n_tokens · group query rows.
+// Two layouts of the work:
+//  - many query rows (prefill tiles, attention_lanes): rows in the lanes of vectors, so the softmax
+//    is lane-wise and both products are register tiles of broadcast K or V values against query or
+//    probability vectors, as the matmul tiles are (kernel_bench Attention/prefill/<kv>/512, the 1.5B
+//    shape on one Zen 5 thread, against K transposed per block and a softmax row by row: f16
+//    6.2 → 4.2 ms, f32 7.6 → 4.0 ms per layer);
+//  - few (decode, attention_rows): one query row at a time, scores as dot products over K rows.
 
 // ---------------------------------------------------------------------------------------------
 // The KV cache's q8_0 rows: ggml's quantize_row_q8_0_ref bit for bit (d = amax / 127 in float,
@@ -48,9 +50,8 @@ PONDER_AI void dequantize_q8_0_row(const uint8_t* row, int64_t hd, float* dst) {
   }
 }
 
-// One KV block of the task's head as f32. K: transposed into kt (hd, bsp; padding columns are the
-// caller's) when `transposed`, else as rows (cnt, hd) (in kt, or in place for an f32 cache). V as
-// rows (cnt, hd) into vb, or in place for an f32 cache.
+// One KV block of the task's head as f32 rows (cnt, hd): K into kb and V into vb, or in place for
+// an f32 cache.
 struct KvBlockF32 {
   const float* k;
   const float* v;
@@ -62,22 +63,12 @@ PONDER_AI void widen_f16_row(const uint16_t* src, int64_t hd, float* dst) {
   for (; d < hd; ++d) dst[d] = f16_to_f32(src[d]);
 }
 
-KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, int64_t bsp, bool transposed, float* kt,
-                         float* vb) {
+KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, float* kb, float* vb) {
   const int64_t hd = t.head_dim;
   const int64_t row0 = (block * t.n_kv_heads + t.kv_head) * t.block_size;  // first row of the block
-  auto transpose_k = [&](const float* k) {
-    for (int64_t j = 0; j < cnt; ++j) {
-      for (int64_t d = 0; d < hd; ++d) kt[d * bsp + j] = k[j * hd + d];
-    }
-  };
   if (t.kv_dtype == DType::F32) {
-    const float* k = static_cast<const float*>(t.k) + row0 * hd;
-    if (transposed) transpose_k(k);
-    return {transposed ? kt : k, static_cast<const float*>(t.v) + row0 * hd};
+    return {static_cast<const float*>(t.k) + row0 * hd, static_cast<const float*>(t.v) + row0 * hd};
   }
-  // f16 and q8_0: made f32 row by row with wide loads; a transposed K goes through vb first (a
-  // scalar f16 conversion per element cost 12% of prefill attention), then V takes its place.
   const bool q8 = t.kv_dtype == DType::Q8_0;
   const int64_t row_bytes = q8 ? hd / 32 * 34 : hd * 2;
   auto rows_f32 = [&](const void* cache, float* dst) {
@@ -90,49 +81,42 @@ KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, int
       }
     }
   };
-  rows_f32(t.k, transposed ? vb : kt);
-  if (transposed) transpose_k(vb);
+  rows_f32(t.k, kb);
   rows_f32(t.v, vb);
-  return {kt, vb};
+  return {kb, vb};
 }
 
-// Scores (n_rows, bsp) · scale of the query rows against K transposed (hd, bsp): NR rows × NV·R
-// positions at a time in registers (8 accumulators), each K element loaded once per NR rows. For
-// many rows (prefill). NV = 1 where a block fits in one vector (AVX-512, 16 positions), so that no
-// score is computed for padding.
-template <int NV, class QRow>
-void scores_transposed(const float* kt, int64_t hd, int64_t bsp, int64_t n_rows, QRow q_row, float scale, float* sc) {
-  constexpr int NR = 8 / NV;
-  for (int64_t r0 = 0; r0 < n_rows; r0 += NR) {
-    const int nr = static_cast<int>(min64(NR, n_rows - r0));
-    const float* qr[NR];
-    for (int i = 0; i < NR; ++i) qr[i] = q_row(r0 + (i < nr ? i : 0));
-    for (int64_t j0 = 0; j0 < bsp; j0 += NV * R) {
-      vf s[NR][NV];
-      for (int i = 0; i < NR; ++i) {
-        for (int v = 0; v < NV; ++v) s[i][v] = zerof();
+// acc (hd) = acc · corr + Σ_{j < n} p[j · p_stride] · v[j] (rows of hd): eight vectors of the row at a
+// time, eight independent FMA chains (four: prefill 2-4% slower in kernel_bench).
+PONDER_AI void accumulate_pv(float* acc, float corr, const float* p, int64_t p_stride, const float* v, int64_t n,
+                             int64_t hd) {
+  int64_t d = 0;
+  auto chunk = [&]<int NA>(std::integral_constant<int, NA>) {
+    for (; d + NA * R <= hd; d += NA * R) {
+      vf a[NA];
+      for (int i = 0; i < NA; ++i) a[i] = mulf(loadf(acc + d + i * R), set1f(corr));
+      for (int64_t j = 0; j < n; ++j) {
+        const vf pj = set1f(p[j * p_stride]);
+        const float* vr = v + j * hd + d;
+        for (int i = 0; i < NA; ++i) a[i] = fmaf(pj, loadf(vr + i * R), a[i]);
       }
-      for (int64_t d = 0; d < hd; ++d) {
-        vf k[NV];
-        for (int v = 0; v < NV; ++v) k[v] = loadf(kt + d * bsp + j0 + v * R);
-        for (int i = 0; i < NR; ++i) {
-          const vf qv = set1f(qr[i][d]);
-          for (int v = 0; v < NV; ++v) s[i][v] = fmaf(qv, k[v], s[i][v]);
-        }
-      }
-      for (int i = 0; i < nr; ++i) {
-        for (int v = 0; v < NV; ++v) storef(sc + (r0 + i) * bsp + j0 + v * R, mulf(s[i][v], set1f(scale)));
-      }
+      for (int i = 0; i < NA; ++i) storef(acc + d + i * R, a[i]);
     }
+  };
+  chunk(std::integral_constant<int, 8>{});
+  chunk(std::integral_constant<int, 1>{});
+  for (; d < hd; ++d) {
+    float a = acc[d] * corr;
+    for (int64_t j = 0; j < n; ++j) a += p[j * p_stride] * v[j * hd + d];
+    acc[d] = a;
   }
 }
 
-// The same scores from K rows (cnt, hd), as dot products: 4 rows × 2 positions at a time, one
-// horizontal sum per score. For few rows (decode), where transposing K would cost more than the
-// scores themselves. Positions cnt..bsp get score 0 (the softmax masks them).
+// Scores of a few query rows against K rows (cnt, hd), as dot products: 4 rows × 2 positions at a
+// time, one horizontal sum per score (decode).
 template <class QRow>
-void scores_rows(const float* k, int64_t cnt, int64_t hd, int64_t bsp, int64_t n_rows, QRow q_row, float scale,
-                 float* sc) {
+void scores_rows(const float* k, int64_t cnt, int64_t hd, int64_t n_rows, QRow q_row, float scale, float* sc,
+                 int64_t sc_stride) {
   const int64_t hv = hd / R * R;  // the vector part of each row
   for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
     const int nr = static_cast<int>(min64(4, n_rows - r0));
@@ -157,12 +141,37 @@ void scores_rows(const float* k, int64_t cnt, int64_t hd, int64_t bsp, int64_t n
           d0 += qr[i][d] * k0[d];
           d1 += qr[i][d] * k1[d];
         }
-        sc[(r0 + i) * bsp + j] = d0 * scale;
-        if (j + 1 < cnt) sc[(r0 + i) * bsp + j + 1] = d1 * scale;
+        sc[(r0 + i) * sc_stride + j] = d0 * scale;
+        if (j + 1 < cnt) sc[(r0 + i) * sc_stride + j + 1] = d1 * scale;
       }
     }
-    for (int i = 0; i < nr; ++i) {
-      for (int64_t j = cnt; j < bsp; ++j) sc[(r0 + i) * bsp + j] = 0.0f;
+  }
+}
+
+// Scores of NCH chunks of R query rows (their Q^T: (hd, R) each, chunk after chunk) against K rows
+// (cnt, hd) into st: (NCH, cnt, R) at st_stride floats per chunk. NCH × NJ positions accumulate in
+// registers: per element of the head, NCH query loads and NJ broadcast K values feed NCH · NJ FMAs.
+template <int NCH>
+void scores_lanes(const float* qt, int64_t hd, const float* k, int64_t cnt, float scale, float* st,
+                  int64_t st_stride) {
+  constexpr int NJ = (R == 16 ? 16 : 8) / NCH;
+  for (int64_t j0 = 0; j0 < cnt; j0 += NJ) {
+    const float* kr[NJ];
+    for (int j = 0; j < NJ; ++j) kr[j] = k + min64(j0 + j, cnt - 1) * hd;
+    vf s[NCH][NJ];
+    for (int c = 0; c < NCH; ++c) {
+      for (int j = 0; j < NJ; ++j) s[c][j] = zerof();
+    }
+    for (int64_t d = 0; d < hd; ++d) {
+      vf q[NCH];
+      for (int c = 0; c < NCH; ++c) q[c] = loadf(qt + (c * hd + d) * R);
+      for (int j = 0; j < NJ; ++j) {
+        const vf kv = set1f(kr[j][d]);
+        for (int c = 0; c < NCH; ++c) s[c][j] = fmaf(kv, q[c], s[c][j]);
+      }
+    }
+    for (int c = 0; c < NCH; ++c) {
+      for (int j = 0; j < NJ && j0 + j < cnt; ++j) storef(st + c * st_stride + (j0 + j) * R, mulf(s[c][j], set1f(scale)));
     }
   }
 }
@@ -170,99 +179,200 @@ void scores_rows(const float* k, int64_t cnt, int64_t hd, int64_t bsp, int64_t n
 // ---------------------------------------------------------------------------------------------
 // Attention (see the top of this file).
 
-// Up to this many query rows per task, scores are dot products over K rows (scores_rows).
+// p rounded up to a 64-byte boundary (attention_scratch_floats allows 16 floats for each).
+PONDER_AI float* aligned(float* p) { return p + (16 - (reinterpret_cast<uintptr_t>(p) / 4) % 16) % 16; }
+
+// Up to this many query rows per task, scores are dot products over K rows (attention_rows).
 constexpr int64_t kRowsDirect = 8;
 
-void attention(const AttentionTask& t) {
+// Few query rows (decode: one token's group of heads): per row, dot-product scores and an online
+// softmax over the block's positions padded to whole vectors. Scratch: acc (n_rows, hd) | m, l
+// (n_rows) | K, V rows (bs, hd) each | scores (n_rows, bsp).
+void attention_rows(const AttentionTask& t, float* acc) {
   const int64_t hd = t.head_dim, bs = t.block_size;
-  const int nv = bs > R ? 2 : 1;  // vectors of positions per block in scores_transposed
-  const int64_t bsp = (bs + nv * R - 1) / (nv * R) * (nv * R);  // positions per block, padded
+  const int64_t bsp = (bs + R - 1) / R * R;
   const int64_t n_rows = t.n_tokens * t.group;
-  float* acc = t.scratch;                       // (n_rows, hd)
-  float* m = acc + n_rows * hd;                 // (n_rows) running max
-  float* l = m + n_rows;                        // (n_rows) running sum
-  float* kt = l + n_rows + 16;                  // (hd, bsp) K transposed, or (bs, hd) K rows
-  kt += (16 - (reinterpret_cast<uintptr_t>(kt) / 4) % 16) % 16;
-  float* vb = kt + hd * bsp;                    // (bs, hd) V in f32
-  float* sc = vb + bs * hd;                     // (n_rows, bsp) scores, then probabilities
+  float* m = aligned(acc + n_rows * hd);
+  float* l = m + n_rows;
+  float* kb = aligned(l + n_rows);
+  float* vb = aligned(kb + bs * hd);
+  float* sc = aligned(vb + bs * hd);
   for (int64_t r = 0; r < n_rows; ++r) {
     m[r] = -__builtin_inff();
     l[r] = 0.0f;
   }
   for (int64_t i = 0; i < n_rows * hd; ++i) acc[i] = 0.0f;
   auto q_row = [&](int64_t r) { return t.q + (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * hd; };
-
   const int32_t last = t.positions[t.n_tokens - 1];
-  const int64_t n_blocks = last / bs + 1;
-  // Few query rows (decode: one token's group of heads) read K as rows; many (prefill) transpose it.
-  const bool transposed = n_rows > kRowsDirect;
-  for (int64_t bi = 0; bi < n_blocks; ++bi) {
+  for (int64_t bi = 0; bi <= last / bs; ++bi) {
     const int64_t p0 = bi * bs;
     const int64_t cnt = min64(bs, last - p0 + 1);
-    const KvBlockF32 blk = load_kv_block(t, t.block_table[bi], cnt, bsp, transposed, kt, vb);
-    const float* vrows = blk.v;
-    if (transposed) {
-      for (int64_t j = cnt; j < bsp; ++j) {
-        for (int64_t d = 0; d < hd; ++d) kt[d * bsp + j] = 0.0f;
-      }
-      if (nv == 2) {
-        scores_transposed<2>(kt, hd, bsp, n_rows, q_row, t.scale, sc);
-      } else {
-        scores_transposed<1>(kt, hd, bsp, n_rows, q_row, t.scale, sc);
-      }
-    } else {
-      scores_rows(blk.k, cnt, hd, bsp, n_rows, q_row, t.scale, sc);
-    }
-    // Online softmax and the weighted sum of V, row by row.
+    const KvBlockF32 blk = load_kv_block(t, t.block_table[bi], cnt, kb, vb);
+    scores_rows(blk.k, cnt, hd, n_rows, q_row, t.scale, sc, bsp);
     for (int64_t r = 0; r < n_rows; ++r) {
       const int32_t pos = t.positions[r / t.group];
       if (pos < p0) continue;
       const int64_t valid = min64(cnt, pos - p0 + 1);
       float* srow = sc + r * bsp;
       for (int64_t j = valid; j < bsp; ++j) srow[j] = -__builtin_inff();  // masked: out of the max
-      vf mv = loadf(srow);
-      for (int64_t j = R; j < bsp; j += R) mv = maxf(mv, loadf(srow + j));
-      const float mb = hmaxf(mv);
+      vf mx = loadf(srow);
+      for (int64_t j = R; j < bsp; j += R) mx = maxf(mx, loadf(srow + j));
+      const float mb = hmaxf(mx);
       const float m_new = mb > m[r] ? mb : m[r];
       // Once the running maximum settles, most blocks leave it where it was.
       const float corr = m_new == m[r] ? 1.0f : __builtin_expf(m[r] - m_new);
       for (int64_t j = 0; j < bsp; j += R) storef(srow + j, exp_v(subf(loadf(srow + j), set1f(m_new))));
       for (int64_t j = valid; j < bsp; ++j) srow[j] = 0.0f;
-      vf psum = zerof();
-      for (int64_t j = 0; j < bsp; j += R) psum = addf(psum, loadf(srow + j));
-      l[r] = l[r] * corr + hsumf(psum);
+      vf sum = zerof();
+      for (int64_t j = 0; j < bsp; j += R) sum = addf(sum, loadf(srow + j));
+      l[r] = l[r] * corr + hsumf(sum);
       m[r] = m_new;
-      float* ar = acc + r * hd;
-      // Eight vectors of the row at a time: eight independent FMA chains (four: the prefill
-      // kernel_bench 2-4% slower).
-      int64_t d = 0;
-      auto pv = [&]<int NA>(std::integral_constant<int, NA>) {
-        for (; d + NA * R <= hd; d += NA * R) {
-          vf a[NA];
-          for (int i = 0; i < NA; ++i) a[i] = mulf(loadf(ar + d + i * R), set1f(corr));
-          for (int64_t j = 0; j < valid; ++j) {
-            const vf p = set1f(srow[j]);
-            const float* vr = vrows + j * hd + d;
-            for (int i = 0; i < NA; ++i) a[i] = fmaf(p, loadf(vr + i * R), a[i]);
-          }
-          for (int i = 0; i < NA; ++i) storef(ar + d + i * R, a[i]);
-        }
-      };
-      pv(std::integral_constant<int, 8>{});
-      pv(std::integral_constant<int, 1>{});
-      for (; d < hd; ++d) {
-        float a = ar[d] * corr;
-        for (int64_t j = 0; j < valid; ++j) a += srow[j] * vrows[j * hd + d];
-        ar[d] = a;
-      }
+      accumulate_pv(acc + r * hd, corr, srow, 1, blk.v, valid, hd);
     }
   }
   for (int64_t r = 0; r < n_rows; ++r) {
-    const int64_t tok = r / t.group;
-    float* o = t.out + tok * t.row_stride + (t.kv_head * t.group + r % t.group) * hd;
+    float* o = t.out + (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * hd;
     const float inv = 1.0f / l[r];
-    const float* ar = acc + r * hd;
-    for (int64_t d = 0; d < hd; ++d) o[d] = ar[d] * inv;
+    for (int64_t d = 0; d < hd; ++d) o[d] = acc[r * hd + d] * inv;
   }
 }
 
+// The running output of NCH chunks, at (NCH, hd, R) (row-in-lane, like Q^T), rescaled by corr
+// (NCH, R) and plus Σ_j P^T[j] · V[j][d] for the probabilities p (NCH, cnt, R; p_stride floats per
+// chunk) and V rows (cnt, hd): NCH × ND elements of the head accumulate in registers, per position
+// NCH probability loads and ND broadcast V values feeding NCH · ND FMAs, as scores_lanes.
+template <int NCH>
+void pv_lanes(const float* p, int64_t p_stride, const float* v, int64_t cnt, int64_t hd, const float* corr,
+              float* out) {
+  constexpr int ND = (R == 16 ? 16 : 8) / NCH;
+  for (int64_t d0 = 0; d0 < hd; d0 += ND) {
+    int64_t dc[ND];  // the elements of this step (the last step repeats hd - 1 where hd % ND != 0)
+    for (int i = 0; i < ND; ++i) dc[i] = min64(d0 + i, hd - 1);
+    vf a[NCH][ND];
+    for (int c = 0; c < NCH; ++c) {
+      const vf cr = loadf(corr + c * R);
+      for (int i = 0; i < ND; ++i) a[c][i] = mulf(loadf(out + (c * hd + dc[i]) * R), cr);
+    }
+    for (int64_t j = 0; j < cnt; ++j) {
+      vf pj[NCH];
+      for (int c = 0; c < NCH; ++c) pj[c] = loadf(p + c * p_stride + j * R);
+      const float* vr = v + j * hd;
+      for (int i = 0; i < ND; ++i) {
+        const vf vv = set1f(vr[dc[i]]);
+        for (int c = 0; c < NCH; ++c) a[c][i] = fmaf(vv, pj[c], a[c][i]);
+      }
+    }
+    for (int c = 0; c < NCH; ++c) {
+      for (int i = 0; i < ND && d0 + i < hd; ++i) storef(out + (c * hd + d0 + i) * R, a[c][i]);
+    }
+  }
+}
+
+// Many query rows (prefill tiles): the rows lie in the lanes of vectors, chunks of R, so that the
+// online softmax runs lane-wise with no horizontal reduction, and K and V stay in rows: a score
+// vector is Σ_d K[j][d] · Q^T[d] and an output vector Σ_j V[j][d] · P^T[j], K and V broadcast. Q^T
+// is built once per task, the output turned back into rows once at the end. Causal masking in a
+// block that some of a chunk's rows must not fully see: mask 0 or 1 per lane and position; a
+// masked score becomes -kHuge (out of the max) and its probability exactly 0.
+// Scratch: Q^T, output (chunks, hd, R) each | m, l, positions, corr (chunks, R) | K, V rows (bs, hd)
+// each | scores then probabilities (2, bs, R).
+void attention_lanes(const AttentionTask& t, float* qt) {
+  const int64_t hd = t.head_dim, bs = t.block_size;
+  const int64_t n_rows = t.n_tokens * t.group;
+  const int64_t n_ch = (n_rows + R - 1) / R;
+  float* ot = qt + n_ch * hd * R;
+  float* mv = ot + n_ch * hd * R;
+  float* lv = mv + n_ch * R;
+  float* posv = lv + n_ch * R;
+  float* corr = posv + n_ch * R;
+  float* kb = aligned(corr + n_ch * R);
+  float* vb = aligned(kb + bs * hd);
+  float* st = aligned(vb + bs * hd);
+  constexpr float kHuge = 1e30f;
+  auto head_row = [&](int64_t r) { return (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * hd; };
+  for (int64_t c = 0; c < n_ch; ++c) {
+    for (int i = 0; i < R; ++i) {
+      const int64_t r = c * R + i;
+      // Padding lanes: position -1 (no key is visible), zero queries.
+      posv[c * R + i] = r < n_rows ? static_cast<float>(t.positions[r / t.group]) : -1.0f;
+      const float* q = r < n_rows ? t.q + head_row(r) : nullptr;
+      for (int64_t d = 0; d < hd; ++d) qt[(c * hd + d) * R + i] = q ? q[d] : 0.0f;
+    }
+    storef(mv + c * R, set1f(-__builtin_inff()));
+    storef(lv + c * R, zerof());
+  }
+  for (int64_t i = 0; i < n_ch * hd * R; i += R) storef(ot + i, zerof());
+  // Positions of a chunk's first and last rows (rows are in token order).
+  auto first_pos = [&](int64_t c) { return t.positions[c * R / t.group]; };
+  auto last_pos = [&](int64_t c) { return t.positions[min64(c * R + R - 1, n_rows - 1) / t.group]; };
+
+  // Chunk c's scores s (cnt, R) over the block at p0 become probabilities in place; its running
+  // max and sum move, and its output's rescaling goes to corr.
+  auto softmax = [&](int64_t c, float* s, int64_t p0, int64_t cnt) {
+    const bool full = first_pos(c) >= p0 + cnt - 1;  // every row sees every position
+    const vf pv = loadf(posv + c * R);
+    auto mask = [&](int64_t j) {  // 1 where the row sees position p0 + j, else 0
+      return minf(maxf(addf(subf(pv, set1f(static_cast<float>(p0 + j))), set1f(1.0f)), zerof()), set1f(1.0f));
+    };
+    vf mx = set1f(-kHuge);
+    for (int64_t j = 0; j < cnt; ++j) {
+      vf x = loadf(s + j * R);
+      if (!full) {
+        const vf k = mask(j);
+        x = fmaf(x, k, fmaf(k, set1f(kHuge), set1f(-kHuge)));
+        storef(s + j * R, x);
+      }
+      mx = maxf(mx, x);
+    }
+    const vf m_old = loadf(mv + c * R);
+    const vf m_new = maxf(m_old, mx);
+    const vf cr = exp_v(subf(m_old, m_new));
+    vf sum = zerof();
+    for (int64_t j = 0; j < cnt; ++j) {
+      vf p = exp_v(subf(loadf(s + j * R), m_new));
+      if (!full) p = mulf(p, mask(j));
+      storef(s + j * R, p);
+      sum = addf(sum, p);
+    }
+    storef(mv + c * R, m_new);
+    storef(lv + c * R, fmaf(loadf(lv + c * R), cr, sum));
+    storef(corr + c * R, cr);
+  };
+
+  const int32_t last = t.positions[t.n_tokens - 1];
+  for (int64_t bi = 0; bi <= last / bs; ++bi) {
+    const int64_t p0 = bi * bs;
+    const int64_t cnt = min64(bs, last - p0 + 1);
+    const KvBlockF32 blk = load_kv_block(t, t.block_table[bi], cnt, kb, vb);
+    int64_t c = 0;
+    while (c < n_ch && last_pos(c) < p0) ++c;  // chunks that see none of the block
+    for (; c < n_ch; c += 2) {
+      if (c + 1 < n_ch) {
+        scores_lanes<2>(qt + c * hd * R, hd, blk.k, cnt, t.scale, st, bs * R);
+        softmax(c, st, p0, cnt);
+        softmax(c + 1, st + bs * R, p0, cnt);
+        pv_lanes<2>(st, bs * R, blk.v, cnt, hd, corr + c * R, ot + c * hd * R);
+      } else {
+        scores_lanes<1>(qt + c * hd * R, hd, blk.k, cnt, t.scale, st, bs * R);
+        softmax(c, st, p0, cnt);
+        pv_lanes<1>(st, bs * R, blk.v, cnt, hd, corr + c * R, ot + c * hd * R);
+      }
+    }
+  }
+  for (int64_t c = 0; c < n_ch; ++c) {
+    for (int i = 0; i < R && c * R + i < n_rows; ++i) {
+      float* o = t.out + head_row(c * R + i);
+      const float inv = 1.0f / lv[c * R + i];
+      for (int64_t d = 0; d < hd; ++d) o[d] = ot[(c * hd + d) * R + i] * inv;
+    }
+  }
+}
+
+void attention(const AttentionTask& t) {
+  float* acc = aligned(t.scratch);
+  if (t.n_tokens * t.group > kRowsDirect) {
+    attention_lanes(t, acc);
+  } else {
+    attention_rows(t, acc);
+  }
+}
