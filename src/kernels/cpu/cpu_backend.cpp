@@ -240,16 +240,31 @@ class CpuBackend final : public Backend {
     const auto n = static_cast<int64_t>(positions.size());
     PONDER_CHECK(static_cast<int64_t>(table.inv_freq.size()) >= half, "RoPE table has {} frequencies, need {}",
                  table.inv_freq.size(), half);
+    // Every layer's q and k meet the same positions and table: cos and sin are computed once per
+    // forward (1.5B prefill of 512 tokens: 56 calls, about 0.7% of its time in sin and cos).
+    const bool cached = rope_head_dim_ == head_dim && rope_factor_ == table.attention_factor &&
+                        std::equal(positions.begin(), positions.end(), rope_positions_.begin(), rope_positions_.end()) &&
+                        std::equal(table.inv_freq.begin(), table.inv_freq.begin() + half, rope_freq_.begin(),
+                                   rope_freq_.end());
     grow(rope_cs_, static_cast<size_t>(n * head_dim));
     float* cs_all = rope_cs_.data();
+    if (!cached) {
+      rows_parallel(n, head_dim, [&](int64_t t) {
+        float* cs = cs_all + t * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const double angle =
+              static_cast<double>(positions[static_cast<size_t>(t)]) * table.inv_freq[static_cast<size_t>(i)];
+          cs[i] = static_cast<float>(std::cos(angle)) * table.attention_factor;
+          cs[half + i] = static_cast<float>(std::sin(angle)) * table.attention_factor;
+        }
+      });
+      rope_positions_.assign(positions.begin(), positions.end());
+      rope_freq_.assign(table.inv_freq.begin(), table.inv_freq.begin() + half);
+      rope_head_dim_ = head_dim;
+      rope_factor_ = table.attention_factor;
+    }
     rows_parallel(n, n_heads * head_dim, [&](int64_t t) {
-      float* cs = cs_all + t * head_dim;
-      for (int64_t i = 0; i < half; ++i) {
-        const double angle = static_cast<double>(positions[static_cast<size_t>(t)]) * table.inv_freq[static_cast<size_t>(i)];
-        cs[i] = static_cast<float>(std::cos(angle)) * table.attention_factor;
-        cs[half + i] = static_cast<float>(std::sin(angle)) * table.attention_factor;
-      }
-      k_.rope(x + t * n_heads * head_dim, n_heads, head_dim, cs, table.interleaved);
+      k_.rope(x + t * n_heads * head_dim, n_heads, head_dim, cs_all + t * head_dim, table.interleaved);
     });
   }
 
@@ -430,6 +445,10 @@ class CpuBackend final : public Backend {
   std::unordered_map<const void*, DType> packed_;
   std::vector<uint8_t> act_;                       // quantized activations (n_rows, act_row_bytes)
   std::vector<float> rope_cs_;                     // (n_tokens, head_dim) cos then sin per token
+  std::vector<int32_t> rope_positions_;            // what rope_cs_ holds: positions, frequencies,
+  std::vector<float> rope_freq_;                   //   head_dim and attention factor
+  int64_t rope_head_dim_ = 0;
+  float rope_factor_ = 0.0f;
   std::vector<Tile> tiles_;                        // attention tiles of the current batch
   std::vector<int64_t> run_bounds_;                // matmul runs of weight groups (first, ..., n_groups)
   // One matrix of a matmul: its kernel arguments and its groups' range [first, end) among all.

@@ -323,6 +323,22 @@ TEST_P(CpuBackendTest, Rope) {
       EXPECT_LE(nmse(got, want), 1e-10);
     }
   }
+  // The backend reuses cos and sin while positions and table stay the same: a changed factor,
+  // frequency or position must not meet stale values.
+  RopeTable table;
+  for (int64_t i = 0; i < 32; ++i) table.inv_freq.push_back(std::pow(10000.0f, -2.0f * i / 64));
+  std::vector<int32_t> positions = {3, 4, 5};
+  const auto x = random_vector(positions.size() * 2 * 64, 7);
+  for (int change = 0; change < 4; ++change) {
+    SCOPED_TRACE(fmt::format("change {}", change));
+    if (change == 1) table.attention_factor = 1.5f;
+    if (change == 2) table.inv_freq[31] *= 2.0f;
+    if (change == 3) positions[2] = 9;
+    auto got = x, want = x;
+    cpu_->rope(got.data(), positions, 2, 64, table);
+    ref_->rope(want.data(), positions, 2, 64, table);
+    EXPECT_LE(nmse(got, want), 1e-10);
+  }
 }
 
 struct KvSetup {
