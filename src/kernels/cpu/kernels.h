@@ -72,7 +72,7 @@ struct AttentionTask {
   float* out = nullptr;
   int64_t row_stride = 0;           // floats from one token's q (and out) row to the next
   float scale = 1.0f;
-  float* scratch = nullptr;         // attention_scratch_floats(...) floats, 64-byte aligned
+  float* scratch = nullptr;         // attention_scratch_floats(...) floats (the kernel aligns within)
 };
 
 // Floats of scratch one attention task of n_rows query rows needs (kernels_attention_impl.h: the

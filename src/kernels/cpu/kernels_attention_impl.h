@@ -86,17 +86,16 @@ KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, flo
   return {kb, vb};
 }
 
-// acc (hd) = acc · corr + Σ_{j < n} p[j · p_stride] · v[j] (rows of hd): eight vectors of the row at a
-// time, eight independent FMA chains (four: prefill 2-4% slower in kernel_bench).
-PONDER_AI void accumulate_pv(float* acc, float corr, const float* p, int64_t p_stride, const float* v, int64_t n,
-                             int64_t hd) {
+// acc (hd) = acc · corr + Σ_{j < n} p[j] · v[j] (rows of hd): eight vectors of the row at a time,
+// eight independent FMA chains.
+PONDER_AI void accumulate_pv(float* acc, float corr, const float* p, const float* v, int64_t n, int64_t hd) {
   int64_t d = 0;
   auto chunk = [&]<int NA>(std::integral_constant<int, NA>) {
     for (; d + NA * R <= hd; d += NA * R) {
       vf a[NA];
       for (int i = 0; i < NA; ++i) a[i] = mulf(loadf(acc + d + i * R), set1f(corr));
       for (int64_t j = 0; j < n; ++j) {
-        const vf pj = set1f(p[j * p_stride]);
+        const vf pj = set1f(p[j]);
         const float* vr = v + j * hd + d;
         for (int i = 0; i < NA; ++i) a[i] = fmaf(pj, loadf(vr + i * R), a[i]);
       }
@@ -107,7 +106,7 @@ PONDER_AI void accumulate_pv(float* acc, float corr, const float* p, int64_t p_s
   chunk(std::integral_constant<int, 1>{});
   for (; d < hd; ++d) {
     float a = acc[d] * corr;
-    for (int64_t j = 0; j < n; ++j) a += p[j * p_stride] * v[j * hd + d];
+    for (int64_t j = 0; j < n; ++j) a += p[j] * v[j * hd + d];
     acc[d] = a;
   }
 }
@@ -227,7 +226,7 @@ void attention_rows(const AttentionTask& t, float* acc) {
       for (int64_t j = 0; j < bsp; j += R) sum = addf(sum, loadf(srow + j));
       l[r] = l[r] * corr + hsumf(sum);
       m[r] = m_new;
-      accumulate_pv(acc + r * hd, corr, srow, 1, blk.v, valid, hd);
+      accumulate_pv(acc + r * hd, corr, srow, blk.v, valid, hd);
     }
   }
   for (int64_t r = 0; r < n_rows; ++r) {
