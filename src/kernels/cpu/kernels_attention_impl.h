@@ -181,6 +181,11 @@ void scores_lanes(const float* qt, int64_t hd, const float* k, int64_t cnt, floa
 // p rounded up to a 64-byte boundary (attention_scratch_floats allows 16 floats for each).
 PONDER_AI float* aligned(float* p) { return p + (16 - (reinterpret_cast<uintptr_t>(p) / 4) % 16) % 16; }
 
+// Offset in q and out of query row r of the task (token r / group, its head in the KV head's group).
+PONDER_AI int64_t head_offset(const AttentionTask& t, int64_t r) {
+  return (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * t.head_dim;
+}
+
 // Up to this many query rows per task, scores are dot products over K rows (attention_rows).
 constexpr int64_t kRowsDirect = 8;
 
@@ -201,7 +206,7 @@ void attention_rows(const AttentionTask& t, float* acc) {
     l[r] = 0.0f;
   }
   for (int64_t i = 0; i < n_rows * hd; ++i) acc[i] = 0.0f;
-  auto q_row = [&](int64_t r) { return t.q + (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * hd; };
+  auto q_row = [&](int64_t r) { return t.q + head_offset(t, r); };
   const int32_t last = t.positions[t.n_tokens - 1];
   for (int64_t bi = 0; bi <= last / bs; ++bi) {
     const int64_t p0 = bi * bs;
@@ -230,7 +235,7 @@ void attention_rows(const AttentionTask& t, float* acc) {
     }
   }
   for (int64_t r = 0; r < n_rows; ++r) {
-    float* o = t.out + (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * hd;
+    float* o = t.out + head_offset(t, r);
     const float inv = 1.0f / l[r];
     for (int64_t d = 0; d < hd; ++d) o[d] = acc[r * hd + d] * inv;
   }
@@ -288,13 +293,12 @@ void attention_lanes(const AttentionTask& t, float* qt) {
   float* vb = aligned(kb + bs * hd);
   float* st = aligned(vb + bs * hd);
   constexpr float kHuge = 1e30f;
-  auto head_row = [&](int64_t r) { return (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * hd; };
   for (int64_t c = 0; c < n_ch; ++c) {
     for (int i = 0; i < R; ++i) {
       const int64_t r = c * R + i;
       // Padding lanes: position -1 (no key is visible), zero queries.
       posv[c * R + i] = r < n_rows ? static_cast<float>(t.positions[r / t.group]) : -1.0f;
-      const float* q = r < n_rows ? t.q + head_row(r) : nullptr;
+      const float* q = r < n_rows ? t.q + head_offset(t, r) : nullptr;
       for (int64_t d = 0; d < hd; ++d) qt[(c * hd + d) * R + i] = q ? q[d] : 0.0f;
     }
     storef(mv + c * R, set1f(-__builtin_inff()));
@@ -360,7 +364,7 @@ void attention_lanes(const AttentionTask& t, float* qt) {
   }
   for (int64_t c = 0; c < n_ch; ++c) {
     for (int i = 0; i < R && c * R + i < n_rows; ++i) {
-      float* o = t.out + head_row(c * R + i);
+      float* o = t.out + head_offset(t, c * R + i);
       const float inv = 1.0f / lv[c * R + i];
       for (int64_t d = 0; d < hd; ++d) o[d] = ot[(c * hd + d) * R + i] * inv;
     }
