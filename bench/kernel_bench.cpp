@@ -6,6 +6,7 @@
 //     512 rows is a whole prefill chunk (ponder bench -p 512), the rate prefill's matmuls run at.
 //   Probe/Int8 and Probe/Read: the ceilings `ponder bench` reports, per thread.
 //   Attention/{decode,prefill}/<kv type>/<context>: the 1.5B model's attention over a paged cache.
+//   Quantize/<format>: the activation quantization batched matmuls run on each input row.
 // Times are CPU time of the benchmark thread unless the name says real time.
 #include <benchmark/benchmark.h>
 
@@ -128,6 +129,21 @@ void BM_RmsNormSilu(benchmark::State& state) {
   }
 }
 
+// Activation quantization of one FFN-down input row (8960 elements), as every batched matmul
+// does for each of its rows before the tiles run; GB/s counts the floats read.
+void BM_Quantize(benchmark::State& state, cpu::ActFormat f) {
+  const cpu::KernelTable& k = cpu::kernels_for(cpu::select_isa());
+  const int64_t n = 8960;
+  const auto x = random_floats(n, 8);
+  std::vector<uint8_t> out(static_cast<size_t>(cpu::act_row_bytes(f, n)));
+  for (auto _ : state) {
+    k.quantize(f, x.data(), n, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(4.0 * n * static_cast<double>(state.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
 void register_all() {
   const struct { const char* name; DType t; } types[] = {
       {"q4_0", DType::Q4_0}, {"q4_1", DType::Q4_1}, {"q5_0", DType::Q5_0}, {"q8_0", DType::Q8_0},
@@ -152,6 +168,8 @@ void register_all() {
         ->Arg(512)->Unit(benchmark::kMillisecond);
   }
   benchmark::RegisterBenchmark("Elementwise/rms_norm+silu_mul", BM_RmsNormSilu);
+  benchmark::RegisterBenchmark("Quantize/ak", BM_Quantize, cpu::ActFormat::AK);
+  benchmark::RegisterBenchmark("Quantize/a8", BM_Quantize, cpu::ActFormat::A8);
 }
 
 }  // namespace

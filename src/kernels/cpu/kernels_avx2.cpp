@@ -128,6 +128,25 @@ PONDER_AI int32_t hsum_i(vi v) {
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
   return _mm_cvtsi128_si32(s);
 }
+// out[j] = the sum of the 16 int8 q[16j..16j+15], for j < 16: sums of four bytes per int32 lane,
+// then the four lanes of each 128-bit lane added across four vectors at once (lane 4L + k: group
+// 2k + L of the eight the vectors hold), put in order.
+PONDER_AI void group16_sums(const int8_t* q, int16_t* out) {
+  vi w[2];
+  for (int h = 0; h < 2; ++h) {
+    vi v[4];
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), loadv(q + 128 * h + 32 * k)),
+                               _mm256_set1_epi16(1));
+    }
+    const vi u01 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
+    const vi u23 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
+    const vi s = _mm256_add_epi32(_mm256_unpacklo_epi64(u01, u23), _mm256_unpackhi_epi64(u01, u23));
+    w[h] = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  }
+  // vpackssdw packs within 128-bit lanes: groups 0-3, 8-11, 4-7, 12-15 until the qword permute.
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute4x64_epi64(_mm256_packs_epi32(w[0], w[1]), 0xd8));
+}
 PONDER_AI void store_i8(int8_t* dst, vi q) {
   const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
   _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm_packs_epi16(p16, p16));

@@ -99,6 +99,24 @@ PONDER_AI vi dword_mask(int b0, int b1, int b2, int b3) {
   return _mm512_broadcast_i32x4(lane);
 }
 PONDER_AI int32_t hsum_i(vi v) { return _mm512_reduce_add_epi32(v); }
+// out[j] = the sum of the 16 int8 q[16j..16j+15], for j < 16: sums of four bytes per int32 lane,
+// then the four lanes of each 128-bit lane added across four vectors at once (lane 4L + k: group
+// 4k + L), put in order.
+PONDER_AI void group16_sums(const int8_t* q, int16_t* out) {
+  vi v[4];
+  for (int k = 0; k < 4; ++k) {
+#ifdef PONDER_VNNI
+    v[k] = _mm512_dpbusd_epi32(zeroi(), set1_8(1), loadv(q + 64 * k));
+#else
+    v[k] = _mm512_madd_epi16(_mm512_maddubs_epi16(set1_8(1), loadv(q + 64 * k)), set1_16(1));
+#endif
+  }
+  const vi u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+  const vi u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+  const vi w = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+  const vi order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi32_epi16(_mm512_permutexvar_epi32(order, w)));
+}
 PONDER_AI void store_i8(int8_t* dst, vi q) { _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtsepi32_epi8(q)); }
 PONDER_AI void store_i16(int16_t* dst, vi q) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtsepi32_epi16(q));

@@ -119,15 +119,12 @@ void quantize_row(ActFormat f, const float* x, int64_t n_in, uint8_t* out) {
       const float amax = absmax(x + 256 * b, 256);
       const float id = amax > 0 ? 127.0f / amax : 0.0f;
       d[b] = amax / 127.0f;
-      for (int i = 0; i < 16; ++i) {
-        const int64_t e = 256 * b + 16 * i;
-        int8_t* qb = q + e;
-        bs16[e / 16] = static_cast<int16_t>(quantize_span(x + e, 16, id, [&](int j, vi v) { store_i8(qb + j, v); }));
-      }
-      for (int i = 0; i < 8; ++i) {
-        const int64_t e = 256 * b + 32 * i;
-        bs32[e / 32] = static_cast<int16_t>(bs16[e / 16] + bs16[e / 16 + 1]);
-      }
+      int8_t* qb = q + 256 * b;
+      for (int i = 0; i < 256; i += R) store_i8(qb + i, cvti(mulf(loadf(x + 256 * b + i), set1f(id))));
+      // The sub-block sums from the stored bytes, all sixteen at once (a horizontal sum per
+      // sub-block made quantization 1.5x slower).
+      group16_sums(qb, bs16 + 16 * b);
+      for (int i = 0; i < 8; ++i) bs32[8 * b + i] = static_cast<int16_t>(bs16[16 * b + 2 * i] + bs16[16 * b + 2 * i + 1]);
     }
   }
 }
