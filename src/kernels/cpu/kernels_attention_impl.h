@@ -293,13 +293,21 @@ void attention_lanes(const AttentionTask& t, float* qt) {
   float* vb = aligned(kb + bs * hd);
   float* st = aligned(vb + bs * hd);
   constexpr float kHuge = 1e30f;
+  const int64_t hd_whole = hd / R * R;  // columns transposed R × R in registers; the rest one by one
   for (int64_t c = 0; c < n_ch; ++c) {
+    const float* q[R];
     for (int i = 0; i < R; ++i) {
       const int64_t r = c * R + i;
       // Padding lanes: position -1 (no key is visible), zero queries.
       posv[c * R + i] = r < n_rows ? static_cast<float>(t.positions[r / t.group]) : -1.0f;
-      const float* q = r < n_rows ? t.q + head_offset(t, r) : nullptr;
-      for (int64_t d = 0; d < hd; ++d) qt[(c * hd + d) * R + i] = q ? q[d] : 0.0f;
+      q[i] = r < n_rows ? t.q + head_offset(t, r) : nullptr;
+      for (int64_t d = hd_whole; d < hd; ++d) qt[(c * hd + d) * R + i] = q[i] ? q[i][d] : 0.0f;
+    }
+    for (int64_t d0 = 0; d0 < hd_whole; d0 += R) {
+      vf v[R];
+      for (int i = 0; i < R; ++i) v[i] = q[i] ? loadf(q[i] + d0) : zerof();
+      transpose_rr(v);
+      for (int j = 0; j < R; ++j) storef(qt + (c * hd + d0 + j) * R, v[j]);
     }
     storef(mv + c * R, set1f(-__builtin_inff()));
     storef(lv + c * R, zerof());
@@ -363,10 +371,19 @@ void attention_lanes(const AttentionTask& t, float* qt) {
     }
   }
   for (int64_t c = 0; c < n_ch; ++c) {
-    for (int i = 0; i < R && c * R + i < n_rows; ++i) {
-      float* o = t.out + head_offset(t, c * R + i);
+    const int rows = static_cast<int>(min64(R, n_rows - c * R));
+    float* o[R];
+    for (int i = 0; i < rows; ++i) {
+      o[i] = t.out + head_offset(t, c * R + i);
       const float inv = 1.0f / lv[c * R + i];
-      for (int64_t d = 0; d < hd; ++d) o[d] = ot[(c * hd + d) * R + i] * inv;
+      for (int64_t d = hd_whole; d < hd; ++d) o[i][d] = ot[(c * hd + d) * R + i] * inv;
+    }
+    const vf inv = divf(set1f(1.0f), loadf(lv + c * R));
+    for (int64_t d0 = 0; d0 < hd_whole; d0 += R) {
+      vf v[R];
+      for (int j = 0; j < R; ++j) v[j] = mulf(loadf(ot + (c * hd + d0 + j) * R), inv);
+      transpose_rr(v);
+      for (int i = 0; i < rows; ++i) storef(o[i] + d0, v[i]);
     }
   }
 }

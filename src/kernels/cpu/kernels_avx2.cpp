@@ -199,6 +199,27 @@ PONDER_AI float hmaxf(vf v) {
   return _mm_cvtss_f32(s);
 }
 PONDER_AI float f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+// Transposes the R × R floats whose rows are v[0..R): pairs of rows interleaved, then quads, then
+// the quads' 128-bit lanes swapped into place.
+PONDER_AI void transpose_rr(vf* v) {
+  vf t[8];
+  for (int k = 0; k < 8; k += 2) {
+    t[k] = _mm256_unpacklo_ps(v[k], v[k + 1]);
+    t[k + 1] = _mm256_unpackhi_ps(v[k], v[k + 1]);
+  }
+  auto pd = [](vf x) { return _mm256_castps_pd(x); };
+  vf u[8];  // u[4k + j], 128-bit lane L: rows 4k..4k+3 at column 4L + j
+  for (int k = 0; k < 8; k += 4) {
+    u[k] = _mm256_castpd_ps(_mm256_unpacklo_pd(pd(t[k]), pd(t[k + 2])));
+    u[k + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(pd(t[k]), pd(t[k + 2])));
+    u[k + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(pd(t[k + 1]), pd(t[k + 3])));
+    u[k + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(pd(t[k + 1]), pd(t[k + 3])));
+  }
+  for (int j = 0; j < 4; ++j) {
+    v[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    v[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
+}
 
 // Σ over NG groups of 4 bytes: w[g] (u8, R rows × 4) · a[4g..4g+3] (s8, broadcast), with int16
 // partial sums of at most MAXP groups (so none saturates), each multiplied into int32 by `sc`

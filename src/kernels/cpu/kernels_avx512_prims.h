@@ -152,6 +152,33 @@ PONDER_AI void store_f16(uint16_t* p, vf v) {
 PONDER_AI float hsumf(vf v) { return _mm512_reduce_add_ps(v); }
 PONDER_AI float hmaxf(vf v) { return _mm512_reduce_max_ps(v); }
 PONDER_AI float f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+// Transposes the R × R floats whose rows are v[0..R): pairs of rows interleaved, then quads, then
+// 128-bit lanes gathered across the quads (so v[4L + j] collects column 4L + j of every quad).
+PONDER_AI void transpose_rr(vf* v) {
+  vf t[16];
+  for (int k = 0; k < 16; k += 2) {
+    t[k] = _mm512_unpacklo_ps(v[k], v[k + 1]);
+    t[k + 1] = _mm512_unpackhi_ps(v[k], v[k + 1]);
+  }
+  auto pd = [](vf x) { return _mm512_castps_pd(x); };
+  vf u[16];  // u[4k + j], 128-bit lane L: rows 4k..4k+3 at column 4L + j
+  for (int k = 0; k < 16; k += 4) {
+    u[k] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[k]), pd(t[k + 2])));
+    u[k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[k]), pd(t[k + 2])));
+    u[k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[k + 1]), pd(t[k + 3])));
+    u[k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[k + 1]), pd(t[k + 3])));
+  }
+  for (int j = 0; j < 4; ++j) {
+    const vf p0 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(1, 0, 1, 0));
+    const vf p1 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 2, 3, 2));
+    const vf q0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(1, 0, 1, 0));
+    const vf q1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(3, 2, 3, 2));
+    v[j] = _mm512_shuffle_f32x4(p0, q0, _MM_SHUFFLE(2, 0, 2, 0));
+    v[4 + j] = _mm512_shuffle_f32x4(p0, q0, _MM_SHUFFLE(3, 1, 3, 1));
+    v[8 + j] = _mm512_shuffle_f32x4(p1, q1, _MM_SHUFFLE(2, 0, 2, 0));
+    v[12 + j] = _mm512_shuffle_f32x4(p1, q1, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
 
 #ifdef PONDER_VNNI
 // Q8_0's repacked pair vectors P0, P1 at p (repack.h: elements 2k, 2k + 1 of R rows, then 2k + 2,
