@@ -189,8 +189,9 @@ TEST_P(CpuBackendTest, MatmulEveryDtypeOddShapes) {
     for (int64_t n_rows : {1, 2, 3, 7, 16, 33}) {
       check_matmul(*cpu_, *ref_, GetParam().isa, t, 1003, unit == 1 ? 67 : 3 * unit, n_rows, seed++);
     }
-    // Every legal n_in up to a few blocks, and n_out below, at and just above one row group.
-    for (int64_t n_in : {unit, 2 * unit, 5 * unit}) {
+    // Every legal n_in up to a few blocks, and n_out below, at and just above one row group. Nine
+    // blocks of 32: A8's block sums run eight blocks at a time and the ninth alone.
+    for (int64_t n_in : {unit, 2 * unit, 9 * unit}) {
       for (int64_t n_out : {1, 8, 17}) check_matmul(*cpu_, *ref_, GetParam().isa, t, n_out, n_in, 5, seed++);
     }
   }
