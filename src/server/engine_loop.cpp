@@ -90,6 +90,9 @@ void EngineLoop::run() {
       if (stop_ && inbox_.empty() && active_.empty()) return;
       incoming.swap(inbox_);
       cancels.swap(cancels_);
+      // The inbox's generations count as waiting in the engine until publish() reads its real
+      // count: with the two zero in between, a full queue admitted one more job.
+      engine_waiting_ += inbox_generations_;
       inbox_generations_ = 0;
       // Jobs move to active_ under the lock, so drain() sees every job in one of the two lists.
       active_.insert(active_.end(), incoming.begin(), incoming.end());

@@ -81,7 +81,7 @@ class EngineLoop {
   std::vector<std::shared_ptr<Job>> inbox_;
   std::vector<std::shared_ptr<Job>> cancels_;
   int64_t inbox_generations_ = 0;
-  int64_t engine_waiting_ = 0;         // engine.n_waiting() after the last step
+  int64_t engine_waiting_ = 0;         // engine.n_waiting() after the last step, plus the inbox taken since
   int64_t n_jobs_ = 0;                 // submitted and not yet done
   int64_t n_answering_ = 0;            // done, their on_done running
   bool stop_ = false;
