@@ -372,13 +372,14 @@ void attention_lanes(const AttentionTask& t, float* qt) {
   }
   for (int64_t c = 0; c < n_ch; ++c) {
     const int rows = static_cast<int>(min64(R, n_rows - c * R));
+    const vf inv = divf(set1f(1.0f), loadf(lv + c * R));
+    alignas(64) float inv_row[R];
+    storef(inv_row, inv);
     float* o[R];
     for (int i = 0; i < rows; ++i) {
       o[i] = t.out + head_offset(t, c * R + i);
-      const float inv = 1.0f / lv[c * R + i];
-      for (int64_t d = hd_whole; d < hd; ++d) o[i][d] = ot[(c * hd + d) * R + i] * inv;
+      for (int64_t d = hd_whole; d < hd; ++d) o[i][d] = ot[(c * hd + d) * R + i] * inv_row[i];
     }
-    const vf inv = divf(set1f(1.0f), loadf(lv + c * R));
     for (int64_t d0 = 0; d0 < hd_whole; d0 += R) {
       vf v[R];
       for (int j = 0; j < R; ++j) v[j] = mulf(loadf(ot + (c * hd + d0 + j) * R), inv);
