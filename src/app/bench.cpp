@@ -4,18 +4,22 @@
 // run (DESIGN.md, Performance method), and with --batch the decode throughput of B sequences
 // whose tokens share one forward per step (what `ponder serve` does with B running requests):
 //  - read bandwidth: a 1 GiB buffer (far beyond any L3) read by all threads, median of 7 runs;
+//  - the weights' read bandwidth: the same read over the matrices one decode step reads, in their
+//    own memory, 7 times after each run (decode's ceiling; see WeightsProbe);
 //  - int8 rate: the prefill kernel's int8 instruction mix in registers on all threads.
 // Decode reads every weight once per token, so achieved bandwidth = weight bytes × tokens/s;
 // prefill does 2 × (layer matmul parameters) operations per token.
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -88,12 +92,38 @@ double rss_now_mib() {
 }
 
 struct Ceilings {
-  double read_gbs = 0, read_min = 0, read_max = 0;
+  Stats read;          // GB/s, the 1 GiB buffer
+  Stats weights_read;  // GB/s, the model's decode matrices (WeightsProbe); zero without decode runs
   double int8_gops = 0;
   std::string isa;
 };
 
-// Both ceilings on all threads of the bench.
+// Appends 7 read rates in GB/s: every thread reads its contiguous share of each span, all spans
+// in one job. Shares are whole 4 KiB pages (a span's last partial page is not read, nor counted),
+// so every share is a whole number of the probe's steps on either ISA.
+void read_rates(ThreadPool& pool, const cpu::KernelTable& k, std::span<const std::span<const uint8_t>> spans,
+                std::vector<double>& rates) {
+  const int n = pool.n_threads();
+  std::atomic<int64_t> sink{0};
+  std::atomic<uint64_t> bytes{0};
+  for (int rep = 0; rep < 7; ++rep) {
+    bytes = 0;
+    const auto t0 = Clock::now();
+    pool.parallel_for(n, [&](int64_t t, int64_t, int) {
+      uint64_t read = 0;
+      for (const auto& s : spans) {
+        const auto pages = static_cast<int64_t>(s.size() / 4096);
+        const int64_t b = t * pages / n, e = (t + 1) * pages / n;
+        sink += k.probe_read(s.data() + b * 4096, (e - b) * 4096);
+        read += static_cast<uint64_t>(e - b) * 4096;
+      }
+      bytes += read;
+    });
+    rates.push_back(static_cast<double>(bytes.load()) / seconds_since(t0) / 1e9);
+  }
+}
+
+// Both machine ceilings on all threads of the bench.
 Ceilings measure_ceilings(int n_threads) {
   Ceilings c;
   if (!cpu_backend_available()) return c;
@@ -101,21 +131,11 @@ Ceilings measure_ceilings(int n_threads) {
   c.isa = std::string(cpu::isa_name(isa));
   const cpu::KernelTable& k = cpu::kernels_for(isa);
   ThreadPool pool(n_threads);
-  const size_t bytes = size_t{1} << 30;
-  std::vector<uint8_t> buf(bytes, 1);  // touched, so the probe reads memory, not the zero page
+  std::vector<uint8_t> buf(size_t{1} << 30, 1);  // touched, so the probe reads memory, not the zero page
+  const std::span<const uint8_t> whole(buf);
   std::vector<double> rates;
-  std::atomic<int64_t> sink{0};
-  for (int rep = 0; rep < 7; ++rep) {
-    const auto t0 = Clock::now();
-    pool.parallel_for(static_cast<int64_t>(bytes / 4096), [&](int64_t b, int64_t e, int) {
-      sink += k.probe_read(buf.data() + b * 4096, (e - b) * 4096);
-    });
-    rates.push_back(static_cast<double>(bytes) / seconds_since(t0) / 1e9);
-  }
-  const Stats s = stats_of(rates);
-  c.read_gbs = s.median;
-  c.read_min = s.min;
-  c.read_max = s.max;
+  read_rates(pool, k, {&whole, 1}, rates);
+  c.read = stats_of(rates);
   std::vector<double> peaks;
   for (int rep = 0; rep < 3; ++rep) {
     std::atomic<int64_t> macs{0};
@@ -126,6 +146,32 @@ Ceilings measure_ceilings(int n_threads) {
   c.int8_gops = stats_of(peaks).median;
   return c;
 }
+
+// The read ceiling of decode itself: read_rates over the matrices one decode step reads, in their
+// own memory, run right after each decode run. Memory need not read at one speed: on the 2-core
+// VM this was written on, reads ran at ~45 or ~75 GB/s, switching between processes and within
+// one, so a 1 GiB buffer read before the model loaded said little about decode's memory a minute
+// later (decode once read at 146% of it).
+class WeightsProbe {
+ public:
+  WeightsProbe(const Weights& w, int n_threads) : pool_(n_threads), k_(cpu::kernels_for(cpu::select_isa())) {
+    auto add = [&](const MatrixView& m) {
+      spans_.emplace_back(static_cast<const uint8_t*>(m.data), static_cast<size_t>(m.row_bytes * m.n_out));
+    };
+    for (const LayerWeights& l : w.layers) {
+      for (const MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*m);
+    }
+    add(w.output);
+  }
+  void run() { read_rates(pool_, k_, spans_, rates_); }
+  Stats stats() const { return rates_.empty() ? Stats{} : stats_of(rates_); }
+
+ private:
+  ThreadPool pool_;
+  const cpu::KernelTable& k_;
+  std::vector<std::span<const uint8_t>> spans_;
+  std::vector<double> rates_;
+};
 
 // Bytes and parameters of the matrices one token's forward multiplies.
 struct ModelCounts {
@@ -216,7 +262,7 @@ void run_bench(const BenchOptions& o) {
       o.backend == "cpu" ? make_cpu_backend({"", n_threads}) : make_backend(o.backend);
 
   // Ceilings first, so that their buffer is gone (and forgotten by the peak) before the model loads.
-  const Ceilings ceil = o.backend == "cpu" ? measure_ceilings(n_threads) : Ceilings{};
+  Ceilings ceil = o.backend == "cpu" ? measure_ceilings(n_threads) : Ceilings{};
   reset_rss_peak();
 
   const auto t_load = Clock::now();
@@ -233,6 +279,8 @@ void run_bench(const BenchOptions& o) {
   const double load_s = seconds_since(t_load);
   const ModelConfig& c = model->config();
   const ModelCounts counts = count_model(model->store(), c);
+  std::unique_ptr<WeightsProbe> weights_probe;
+  if (!ceil.isa.empty() && o.n_gen > 0) weights_probe = std::make_unique<WeightsProbe>(model->weights(), n_threads);
 
   const int32_t block_size = 16;
   // Batched decode: 16 positions of context per sequence, then n_gen steps.
@@ -271,7 +319,9 @@ void run_bench(const BenchOptions& o) {
       backend->synchronize();
       decode_tps.push_back(o.n_gen / seconds_since(t0));
     }
+    if (weights_probe) weights_probe->run();
   }
+  if (weights_probe) ceil.weights_read = weights_probe->stats();
   double ttft_ms = 0;
   if (o.ttft > 0) {
     std::vector<int32_t> long_prompt(static_cast<size_t>(o.ttft));
@@ -305,7 +355,9 @@ void run_bench(const BenchOptions& o) {
     j["decode_read_gbs"] = read_gbs;
     j["decode_bytes_per_token"] = decode_bytes;
     j["prefill_gops"] = prefill_gops;
-    j["ceiling_read_gbs"] = {{"median", ceil.read_gbs}, {"min", ceil.read_min}, {"max", ceil.read_max}};
+    j["ceiling_read_gbs"] = {{"median", ceil.read.median}, {"min", ceil.read.min}, {"max", ceil.read.max}};
+    j["ceiling_weights_read_gbs"] = {
+        {"median", ceil.weights_read.median}, {"min", ceil.weights_read.min}, {"max", ceil.weights_read.max}};
     j["ceiling_int8_gops"] = ceil.int8_gops;
     for (const auto& [n, tps] : batched) j["batched_decode_tps"][std::to_string(n)] = tps;
     j["ttft_tokens"] = o.ttft;
@@ -320,16 +372,22 @@ void run_bench(const BenchOptions& o) {
   fmt::print("model      {}\n", model_name);
   fmt::print("backend    {}{}  threads {}  load {:.2f} s  file {:.1f} MiB\n", o.backend,
              ceil.isa.empty() ? "" : " (" + ceil.isa + ")", n_threads, load_s, counts.file_bytes / 1048576.0);
-  fmt::print("ceilings   read {:.1f} GB/s (median of 7, {:.1f}..{:.1f})   int8 {:.0f} GOP/s\n", ceil.read_gbs,
-             ceil.read_min, ceil.read_max, ceil.int8_gops);
+  const Stats& wr = ceil.weights_read;
+  fmt::print("ceilings   read {:.1f} GB/s (1 GiB buffer, median of 7, {:.1f}..{:.1f}){}   int8 {:.0f} GOP/s\n",
+             ceil.read.median, ceil.read.min, ceil.read.max,
+             wr.median > 0 ? fmt::format("; weights {:.1f} GB/s ({:.1f}..{:.1f}, after each decode run)", wr.median,
+                                         wr.min, wr.max)
+                           : std::string(),
+             ceil.int8_gops);
   if (o.n_prompt > 0) {
     fmt::print("prefill    {:>4} tokens  {:8.2f} tok/s ({:.2f}..{:.2f})  {:7.1f} GOP/s  = {} of int8 ceiling\n",
                o.n_prompt, pp.median, pp.min, pp.max, prefill_gops, pct(prefill_gops, ceil.int8_gops));
   }
   if (o.n_gen > 0) {
-    fmt::print("decode     {:>4} tokens  {:8.2f} tok/s ({:.2f}..{:.2f})  {:7.2f} GB/s  = {} of read ceiling "
-               "({:.1f} MiB/token)\n",
-               o.n_gen, tg.median, tg.min, tg.max, read_gbs, pct(read_gbs, ceil.read_gbs), decode_bytes / 1048576.0);
+    fmt::print("decode     {:>4} tokens  {:8.2f} tok/s ({:.2f}..{:.2f})  {:7.2f} GB/s  = {} of the weights' read "
+               "ceiling ({:.1f} MiB/token)\n",
+               o.n_gen, tg.median, tg.min, tg.max, read_gbs, pct(read_gbs, wr.median),
+               decode_bytes / 1048576.0);
   }
   for (const auto& [n, tps] : batched) {
     const double gops = 2.0 * static_cast<double>(counts.layer_params + counts.output_params) * tps / 1e9;

@@ -30,6 +30,7 @@ class Qwen2Model {
 
   const ModelConfig& config() const { return config_; }
   const TensorStore& store() const { return store_; }
+  const Weights& weights() const { return weights_; }
   Backend& backend() const { return backend_; }
 
   // Runs the batch: writes its tokens' K and V into `kv` and the logits of the rows with

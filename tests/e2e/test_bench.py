@@ -25,7 +25,10 @@ class BenchTest(unittest.TestCase):
             self.assertGreater(j[key]["median"], 0)
             self.assertLessEqual(j[key]["min"], j[key]["median"])
             self.assertLessEqual(j[key]["median"], j[key]["max"])
-        self.assertGreater(j["ceiling_read_gbs"]["median"], 0)
+        for key in ("ceiling_read_gbs", "ceiling_weights_read_gbs"):
+            self.assertGreater(j[key]["min"], 0)
+            self.assertLessEqual(j[key]["min"], j[key]["median"])
+            self.assertLessEqual(j[key]["median"], j[key]["max"])
         self.assertGreater(j["ceiling_int8_gops"], 0)
         self.assertGreater(j["decode_read_gbs"], 0)
         self.assertGreater(j["ttft_ms"], 0)
