@@ -80,7 +80,7 @@ struct AttentionTask {
 inline int64_t attention_scratch_floats(int64_t n_rows, int64_t head_dim, int64_t block_size) {
   const int64_t rows = (n_rows + 15) / 16 * 16;
   const int64_t bsp = (block_size + 15) / 16 * 16;
-  return rows * (2 * head_dim + 4 + bsp) + 2 * block_size * head_dim + 32 * block_size + 5 * 16;
+  return rows * (2 * head_dim + 4 + bsp) + 2 * block_size * head_dim + head_dim * bsp + 32 * block_size + 6 * 16;
 }
 
 struct KernelTable {

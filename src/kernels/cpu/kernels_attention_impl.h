@@ -3,18 +3,21 @@
 // functions of its own may be included).
 //
 // One task is a tile of consecutive tokens of a sequence × one KV head; its query rows (tokens ×
-// the heads sharing the KV head) meet each KV block once: K and V are made f32 rows in scratch
-// (widened from f16, or dequantized from q8_0 with the same float product as
-// quant::dequantize_row, so every cache type gives the reference's values; an f32 cache is read in
-// place), then the scores, an online softmax and the weighted sum of V follow. Converting a block
-// costs O(block_size · head_dim) once per task and is shared by all n_tokens · group query rows.
-// Two layouts of the work:
-//  - many query rows (prefill tiles, attention_lanes): rows in the lanes of vectors, so the softmax
-//    is lane-wise and both products are register tiles of broadcast K or V values against query or
+// the heads sharing the KV head) meet each KV block once, as f32 values (widened from f16, or
+// dequantized from q8_0 with the same float product as quant::dequantize_row, so every cache type
+// gives the reference's values); then the scores, an online softmax and the weighted sum of V
+// follow. Two layouts of the work:
+//  - many query rows (prefill tiles, attention_lanes): K and V made f32 rows in scratch once per
+//    block (an f32 cache is read in place), rows in the lanes of vectors, so the softmax is
+//    lane-wise and both products are register tiles of broadcast K or V values against query or
 //    probability vectors, as the matmul tiles are (kernel_bench Attention/prefill/<kv>/512, the 1.5B
 //    shape on one Zen 5 thread, against K transposed per block and a softmax row by row: f16
 //    6.2 → 4.2 ms, f32 7.6 → 4.0 ms per layer);
-//  - few (decode, attention_rows): one query row at a time, scores as dot products over K rows.
+//  - few (decode, attention_rows): rows as rows, the cache read in place; K transposed per block,
+//    so that a row's scores for R positions are one vector of broadcast query values against K^T,
+//    and the weighted sum of V for several rows per V load (kernel_bench Attention/decode/<kv>/2048,
+//    one Zen 5 thread, against a dot product and a horizontal sum per score and one row at a time
+//    over f32 copies of the block: f16 199 → 97 µs, q8_0 186 → 101, f32 208 → 114).
 
 // ---------------------------------------------------------------------------------------------
 // The KV cache's q8_0 rows: ggml's quantize_row_q8_0_ref bit for bit (d = amax / 127 in float,
@@ -86,63 +89,136 @@ KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, flo
   return {kb, vb};
 }
 
-// acc (hd) = acc · corr + Σ_{j < n} p[j] · v[j] (rows of hd): eight vectors of the row at a time,
-// eight independent FMA chains.
-PONDER_AI void accumulate_pv(float* acc, float corr, const float* p, const float* v, int64_t n, int64_t hd) {
-  int64_t d = 0;
-  auto chunk = [&]<int NA>(std::integral_constant<int, NA>) {
-    for (; d + NA * R <= hd; d += NA * R) {
-      vf a[NA];
-      for (int i = 0; i < NA; ++i) a[i] = mulf(loadf(acc + d + i * R), set1f(corr));
-      for (int64_t j = 0; j < n; ++j) {
-        const vf pj = set1f(p[j]);
-        const float* vr = v + j * hd + d;
-        for (int i = 0; i < NA; ++i) a[i] = fmaf(pj, loadf(vr + i * R), a[i]);
-      }
-      for (int i = 0; i < NA; ++i) storef(acc + d + i * R, a[i]);
-    }
-  };
-  chunk(std::integral_constant<int, 8>{});
-  chunk(std::integral_constant<int, 1>{});
-  for (; d < hd; ++d) {
-    float a = acc[d] * corr;
-    for (int64_t j = 0; j < n; ++j) a += p[j] * v[j * hd + d];
-    acc[d] = a;
+// Up to this many query rows per task, attention_rows; more, attention_lanes.
+constexpr int64_t kRowsDirect = 8;
+
+// Elements d..d+R of a cache row as f32: the values load_kv_block makes (q8_0: q · d, R divides
+// 32, so the R elements lie in one block).
+template <DType T>
+PONDER_AI vf kv_vec(const uint8_t* row, int64_t d) {
+  if constexpr (T == DType::F32) {
+    return loadf(reinterpret_cast<const float*>(row) + d);
+  } else if constexpr (T == DType::F16) {
+    return load_f16(row + 2 * d);
+  } else {
+    const uint8_t* blk = row + 34 * (d / 32);
+    uint16_t dh;
+    __builtin_memcpy(&dh, blk, 2);
+    return mulf(cvtf(sx8to32(blk + 2 + d % 32)), set1f(f16_to_f32(dh)));
   }
 }
 
-// Scores of a few query rows against K rows (cnt, hd), as dot products: 4 rows × 2 positions at a
-// time, one horizontal sum per score (decode).
-template <class QRow>
-void scores_rows(const float* k, int64_t cnt, int64_t hd, int64_t n_rows, QRow q_row, float scale, float* sc,
-                 int64_t sc_stride) {
-  const int64_t hv = hd / R * R;  // the vector part of each row
-  for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
-    const int nr = static_cast<int>(min64(4, n_rows - r0));
-    const float* qr[4];
-    for (int i = 0; i < 4; ++i) qr[i] = q_row(r0 + (i < nr ? i : 0));
-    for (int64_t j = 0; j < cnt; j += 2) {
-      const float* k0 = k + j * hd;
-      const float* k1 = j + 1 < cnt ? k0 + hd : k0;
-      vf s[4][2];
-      for (int i = 0; i < 4; ++i) s[i][0] = s[i][1] = zerof();
-      for (int64_t d = 0; d < hv; d += R) {
-        const vf a = loadf(k0 + d), b = loadf(k1 + d);
-        for (int i = 0; i < 4; ++i) {
-          const vf qv = loadf(qr[i] + d);
-          s[i][0] = fmaf(qv, a, s[i][0]);
-          s[i][1] = fmaf(qv, b, s[i][1]);
+// Element d of a cache row as f32, for the head-dim tail past the last whole vector (F32 and F16;
+// q8_0 rows are whole blocks of 32).
+template <DType T>
+PONDER_AI float kv_elem(const uint8_t* row, int64_t d) {
+  if constexpr (T == DType::F32) {
+    float x;
+    __builtin_memcpy(&x, row + 4 * d, 4);
+    return x;
+  } else {
+    uint16_t h;
+    __builtin_memcpy(&h, row + 2 * d, 2);
+    return f16_to_f32(h);
+  }
+}
+
+// K rows [0, cnt) of a block (cache rows row_bytes apart) as K^T (hd, bsp) into kt: R positions
+// × R elements of the head per register transpose; positions cnt..bsp are zero.
+template <DType T>
+PONDER_AI void transpose_k(const uint8_t* k, int64_t row_bytes, int64_t cnt, int64_t hd, int64_t bsp, float* kt) {
+  const int64_t hd_whole = hd / R * R;
+  for (int64_t j0 = 0; j0 < bsp; j0 += R) {
+    for (int64_t d0 = 0; d0 < hd_whole; d0 += R) {
+      vf v[R];
+      for (int i = 0; i < R; ++i) v[i] = j0 + i < cnt ? kv_vec<T>(k + (j0 + i) * row_bytes, d0) : zerof();
+      transpose_rr(v);
+      for (int i = 0; i < R; ++i) storef(kt + (d0 + i) * bsp + j0, v[i]);
+    }
+    for (int64_t d = hd_whole; d < hd; ++d) {
+      for (int i = 0; i < R; ++i) kt[d * bsp + j0 + i] = j0 + i < cnt ? kv_elem<T>(k + (j0 + i) * row_bytes, d) : 0.0f;
+    }
+  }
+}
+
+// Scores of NR query rows q[0..NR) against K^T (hd, bsp): per R positions, Σ_d q[r][d] · K^T[d]
+// with q[r][d] broadcast, two FMA chains per row (even and odd d), into sc (NR, bsp).
+template <int NR>
+void scores_kt(const float* const* q, const float* kt, int64_t hd, int64_t bsp, float scale, float* sc,
+               int64_t sc_stride) {
+  for (int64_t j0 = 0; j0 < bsp; j0 += R) {
+    vf s[NR][2];
+    for (int r = 0; r < NR; ++r) s[r][0] = s[r][1] = zerof();
+    int64_t d = 0;
+    for (; d + 2 <= hd; d += 2) {
+      const vf k0 = loadf(kt + d * bsp + j0), k1 = loadf(kt + (d + 1) * bsp + j0);
+      for (int r = 0; r < NR; ++r) {
+        s[r][0] = fmaf(set1f(q[r][d]), k0, s[r][0]);
+        s[r][1] = fmaf(set1f(q[r][d + 1]), k1, s[r][1]);
+      }
+    }
+    if (d < hd) {
+      const vf k0 = loadf(kt + d * bsp + j0);
+      for (int r = 0; r < NR; ++r) s[r][0] = fmaf(set1f(q[r][d]), k0, s[r][0]);
+    }
+    for (int r = 0; r < NR; ++r) storef(sc + r * sc_stride + j0, mulf(addf(s[r][0], s[r][1]), set1f(scale)));
+  }
+}
+
+// NR rows of acc (hd each) = acc · corr[r] + Σ_{j < n} p[r][j] · V[j] (cache rows row_bytes
+// apart): DV vectors of the head at a time for all NR rows, so every V vector is read once per
+// row group; per element, the FMA order of one row alone.
+template <DType T, int NR>
+void pv_rows(float* acc, const float* corr, const float* p, int64_t p_stride, const uint8_t* v, int64_t row_bytes,
+             int64_t n, int64_t hd) {
+  constexpr int kRegs = R == 16 ? 24 : 10;  // accumulators that fit beside the V vectors
+  int64_t d = 0;
+  auto chunk = [&]<int DV>(std::integral_constant<int, DV>) {
+    for (; d + DV * R <= hd; d += DV * R) {
+      vf a[NR][DV];
+      for (int r = 0; r < NR; ++r) {
+        for (int i = 0; i < DV; ++i) a[r][i] = mulf(loadf(acc + r * hd + d + i * R), set1f(corr[r]));
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        vf vv[DV];
+        for (int i = 0; i < DV; ++i) vv[i] = kv_vec<T>(v + j * row_bytes, d + i * R);
+        for (int r = 0; r < NR; ++r) {
+          const vf pj = set1f(p[r * p_stride + j]);
+          for (int i = 0; i < DV; ++i) a[r][i] = fmaf(pj, vv[i], a[r][i]);
         }
       }
-      for (int i = 0; i < nr; ++i) {
-        float d0 = hsumf(s[i][0]), d1 = hsumf(s[i][1]);
-        for (int64_t d = hv; d < hd; ++d) {
-          d0 += qr[i][d] * k0[d];
-          d1 += qr[i][d] * k1[d];
-        }
-        sc[(r0 + i) * sc_stride + j] = d0 * scale;
-        if (j + 1 < cnt) sc[(r0 + i) * sc_stride + j + 1] = d1 * scale;
+      for (int r = 0; r < NR; ++r) {
+        for (int i = 0; i < DV; ++i) storef(acc + r * hd + d + i * R, a[r][i]);
       }
+    }
+  };
+  chunk(std::integral_constant<int, (kRegs / NR < 4 ? kRegs / NR : 4)>{});
+  chunk(std::integral_constant<int, 1>{});
+  for (; d < hd; ++d) {
+    for (int r = 0; r < NR; ++r) {
+      float a = acc[r * hd + d] * corr[r];
+      for (int64_t j = 0; j < n; ++j) a += p[r * p_stride + j] * kv_elem<T>(v + j * row_bytes, d);
+      acc[r * hd + d] = a;
+    }
+  }
+}
+
+// Calls f(r0, std::integral_constant<int, NR>) for consecutive groups of rows [r0, r0 + NR) covering
+// [0, n_rows), NR at most kRowsDirect (AVX-512) or 4 (AVX2, for its sixteen registers).
+template <class F>
+PONDER_AI void for_row_groups(int64_t n_rows, F&& f) {
+  constexpr int64_t kMax = R == 16 ? kRowsDirect : 4;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kMax) {
+    switch (min64(kMax, n_rows - r0)) {
+      case 1: f(r0, std::integral_constant<int, 1>{}); break;
+      case 2: f(r0, std::integral_constant<int, 2>{}); break;
+      case 3: f(r0, std::integral_constant<int, 3>{}); break;
+      case 4: f(r0, std::integral_constant<int, 4>{}); break;
+      case 5: f(r0, std::integral_constant<int, 5 <= kMax ? 5 : 1>{}); break;
+      case 6: f(r0, std::integral_constant<int, 6 <= kMax ? 6 : 1>{}); break;
+      case 7: f(r0, std::integral_constant<int, 7 <= kMax ? 7 : 1>{}); break;
+      case 8: f(r0, std::integral_constant<int, 8 <= kMax ? 8 : 1>{}); break;
+      default: break;
     }
   }
 }
@@ -186,53 +262,68 @@ PONDER_AI int64_t head_offset(const AttentionTask& t, int64_t r) {
   return (r / t.group) * t.row_stride + (t.kv_head * t.group + r % t.group) * t.head_dim;
 }
 
-// Up to this many query rows per task, scores are dot products over K rows (attention_rows).
-constexpr int64_t kRowsDirect = 8;
-
-// Few query rows (decode: one token's group of heads): per row, dot-product scores and an online
-// softmax over the block's positions padded to whole vectors. Scratch: acc (n_rows, hd) | m, l
-// (n_rows) | K, V rows (bs, hd) each | scores (n_rows, bsp).
+// Few query rows (decode: one token's group of heads), reading the cache in place (kv_vec). Per
+// block, K turned into K^T once for all rows, so a row's scores for R positions are one vector
+// (scores_kt, no horizontal sums), then an online softmax per row over the block's positions
+// padded to whole vectors, and the weighted sum of V for groups of rows at once (pv_rows).
+// Scratch: acc (n_rows, hd) | m, l (n_rows) | K^T (hd, bsp) | scores (n_rows, bsp).
+template <DType T>
 void attention_rows(const AttentionTask& t, float* acc) {
   const int64_t hd = t.head_dim, bs = t.block_size;
   const int64_t bsp = (bs + R - 1) / R * R;
   const int64_t n_rows = t.n_tokens * t.group;
+  const int64_t row_bytes = T == DType::Q8_0 ? hd / 32 * 34 : hd * (T == DType::F32 ? 4 : 2);
   float* m = aligned(acc + n_rows * hd);
   float* l = m + n_rows;
-  float* kb = aligned(l + n_rows);
-  float* vb = aligned(kb + bs * hd);
-  float* sc = aligned(vb + bs * hd);
+  float* kt = aligned(l + n_rows);
+  float* sc = aligned(kt + hd * bsp);
   for (int64_t r = 0; r < n_rows; ++r) {
     m[r] = -__builtin_inff();
     l[r] = 0.0f;
   }
   for (int64_t i = 0; i < n_rows * hd; ++i) acc[i] = 0.0f;
-  auto q_row = [&](int64_t r) { return t.q + head_offset(t, r); };
+  const float* q[kRowsDirect];
+  for (int64_t r = 0; r < n_rows; ++r) q[r] = t.q + head_offset(t, r);
+  float corr[kRowsDirect];
   const int32_t last = t.positions[t.n_tokens - 1];
   for (int64_t bi = 0; bi <= last / bs; ++bi) {
     const int64_t p0 = bi * bs;
     const int64_t cnt = min64(bs, last - p0 + 1);
-    const KvBlockF32 blk = load_kv_block(t, t.block_table[bi], cnt, kb, vb);
-    scores_rows(blk.k, cnt, hd, n_rows, q_row, t.scale, sc, bsp);
+    const int64_t row0 = (t.block_table[bi] * t.n_kv_heads + t.kv_head) * bs;  // the block's first row
+    const uint8_t* k = static_cast<const uint8_t*>(t.k) + row0 * row_bytes;
+    const uint8_t* v = static_cast<const uint8_t*>(t.v) + row0 * row_bytes;
+    transpose_k<T>(k, row_bytes, cnt, hd, bsp, kt);
+    for_row_groups(n_rows, [&]<int NR>(int64_t r0, std::integral_constant<int, NR>) {
+      scores_kt<NR>(q + r0, kt, hd, bsp, t.scale, sc + r0 * bsp, bsp);
+    });
+    int64_t n_pv = 0;  // positions any row sees
     for (int64_t r = 0; r < n_rows; ++r) {
       const int32_t pos = t.positions[r / t.group];
-      if (pos < p0) continue;
-      const int64_t valid = min64(cnt, pos - p0 + 1);
       float* srow = sc + r * bsp;
+      const int64_t valid = pos < p0 ? 0 : min64(cnt, pos - p0 + 1);
+      if (valid == 0) {  // the whole block is after this row's token: no change
+        corr[r] = 1.0f;
+        for (int64_t j = 0; j < bsp; ++j) srow[j] = 0.0f;
+        continue;
+      }
+      n_pv = valid > n_pv ? valid : n_pv;
       for (int64_t j = valid; j < bsp; ++j) srow[j] = -__builtin_inff();  // masked: out of the max
       vf mx = loadf(srow);
       for (int64_t j = R; j < bsp; j += R) mx = maxf(mx, loadf(srow + j));
       const float mb = hmaxf(mx);
       const float m_new = mb > m[r] ? mb : m[r];
       // Once the running maximum settles, most blocks leave it where it was.
-      const float corr = m_new == m[r] ? 1.0f : __builtin_expf(m[r] - m_new);
+      corr[r] = m_new == m[r] ? 1.0f : __builtin_expf(m[r] - m_new);
       for (int64_t j = 0; j < bsp; j += R) storef(srow + j, exp_v(subf(loadf(srow + j), set1f(m_new))));
       for (int64_t j = valid; j < bsp; ++j) srow[j] = 0.0f;
       vf sum = zerof();
       for (int64_t j = 0; j < bsp; j += R) sum = addf(sum, loadf(srow + j));
-      l[r] = l[r] * corr + hsumf(sum);
+      l[r] = l[r] * corr[r] + hsumf(sum);
       m[r] = m_new;
-      accumulate_pv(acc + r * hd, corr, srow, blk.v, valid, hd);
     }
+    for_row_groups(n_rows, [&]<int NR>(int64_t r0, std::integral_constant<int, NR>) {
+      pv_rows<T, NR>(acc + r0 * hd, corr + r0, sc + r0 * bsp, bsp, v, row_bytes, n_pv, hd);
+    });
   }
   for (int64_t r = 0; r < n_rows; ++r) {
     float* o = t.out + head_offset(t, r);
@@ -394,6 +485,11 @@ void attention(const AttentionTask& t) {
   if (t.n_tokens * t.group > kRowsDirect) {
     attention_lanes(t, acc);
   } else {
-    attention_rows(t, acc);
+    switch (t.kv_dtype) {  // the backend admits these three cache types only
+      case DType::F32: attention_rows<DType::F32>(t, acc); break;
+      case DType::F16: attention_rows<DType::F16>(t, acc); break;
+      case DType::Q8_0: attention_rows<DType::Q8_0>(t, acc); break;
+      default: break;
+    }
   }
 }
