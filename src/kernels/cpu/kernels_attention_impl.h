@@ -266,25 +266,24 @@ PONDER_AI int64_t head_offset(const AttentionTask& t, int64_t r) {
 // block, K turned into K^T once for all rows, so a row's scores for R positions are one vector
 // (scores_kt, no horizontal sums), then an online softmax per row over the block's positions
 // padded to whole vectors, and the weighted sum of V for groups of rows at once (pv_rows).
-// Scratch: acc (n_rows, hd) | m, l (n_rows) | K^T (hd, bsp) | scores (n_rows, bsp).
+// Scratch: acc (n_rows, hd) | K^T (hd, bsp) | scores (n_rows, bsp).
 template <DType T>
 void attention_rows(const AttentionTask& t, float* acc) {
   const int64_t hd = t.head_dim, bs = t.block_size;
   const int64_t bsp = (bs + R - 1) / R * R;
   const int64_t n_rows = t.n_tokens * t.group;
   const int64_t row_bytes = T == DType::Q8_0 ? hd / 32 * 34 : hd * (T == DType::F32 ? 4 : 2);
-  float* m = aligned(acc + n_rows * hd);
-  float* l = m + n_rows;
-  float* kt = aligned(l + n_rows);
+  float* kt = aligned(acc + n_rows * hd);
   float* sc = aligned(kt + hd * bsp);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    m[r] = -__builtin_inff();
-    l[r] = 0.0f;
-  }
   for (int64_t i = 0; i < n_rows * hd; ++i) acc[i] = 0.0f;
   const float* q[kRowsDirect];
-  for (int64_t r = 0; r < n_rows; ++r) q[r] = t.q + head_offset(t, r);
-  float corr[kRowsDirect];
+  float m[kRowsDirect], corr[kRowsDirect];
+  vf l[kRowsDirect];  // per row, the softmax denominator's partial sums by lane
+  for (int64_t r = 0; r < n_rows; ++r) {
+    q[r] = t.q + head_offset(t, r);
+    m[r] = -__builtin_inff();
+    l[r] = zerof();
+  }
   const int32_t last = t.positions[t.n_tokens - 1];
   for (int64_t bi = 0; bi <= last / bs; ++bi) {
     const int64_t p0 = bi * bs;
@@ -316,9 +315,9 @@ void attention_rows(const AttentionTask& t, float* acc) {
       corr[r] = m_new == m[r] ? 1.0f : __builtin_expf(m[r] - m_new);
       for (int64_t j = 0; j < bsp; j += R) storef(srow + j, exp_v(subf(loadf(srow + j), set1f(m_new))));
       for (int64_t j = valid; j < bsp; ++j) srow[j] = 0.0f;
-      vf sum = zerof();
+      vf sum = mulf(l[r], set1f(corr[r]));
       for (int64_t j = 0; j < bsp; j += R) sum = addf(sum, loadf(srow + j));
-      l[r] = l[r] * corr[r] + hsumf(sum);
+      l[r] = sum;
       m[r] = m_new;
     }
     for_row_groups(n_rows, [&]<int NR>(int64_t r0, std::integral_constant<int, NR>) {
@@ -327,7 +326,7 @@ void attention_rows(const AttentionTask& t, float* acc) {
   }
   for (int64_t r = 0; r < n_rows; ++r) {
     float* o = t.out + head_offset(t, r);
-    const float inv = 1.0f / l[r];
+    const float inv = 1.0f / hsumf(l[r]);
     for (int64_t d = 0; d < hd; ++d) o[d] = acc[r * hd + d] * inv;
   }
 }
