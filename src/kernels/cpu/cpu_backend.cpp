@@ -206,7 +206,7 @@ class CpuBackend final : public Backend {
     }
     // Runs of groups handed out to whichever thread is free: on a shared machine a thread that
     // loses its core for a while no longer holds the other at the end of every matmul. Decode
-    // streams the weights from memory, so small equal runs cost nothing. Batched rows re-read
+    // streams the weights from memory in kDecodeRunsPerThread equal runs. Batched rows re-read
     // their activation slice (kept in L2) once per run, so each run takes 1/(2 · threads) of the
     // groups still left, down to 1/kMinRunDivisor of them all: large runs first, shrinking
     // towards the end so that the threads finish close together (equal runs left one thread
