@@ -41,59 +41,14 @@ void quantize_q8_0(const float* x, uint8_t* out, int64_t n) {
   }
 }
 
-// Row j (of head_dim values) of a q8_0 cache row array, as f32 into dst: q · d per element, the
-// float product quant::dequantize_row computes.
-PONDER_AI void dequantize_q8_0_row(const uint8_t* row, int64_t hd, float* dst) {
-  for (int64_t b = 0; b < hd / 32; ++b) {
-    const uint8_t* blk = row + 34 * b;
-    uint16_t dh;
-    __builtin_memcpy(&dh, blk, 2);
-    const vf d = set1f(f16_to_f32(dh));
-    for (int i = 0; i < 32; i += R) storef(dst + 32 * b + i, mulf(cvtf(sx8to32(blk + 2 + i)), d));
-  }
+// Bytes of one cache row of hd values.
+template <DType T>
+constexpr int64_t kv_row_bytes(int64_t hd) {
+  return T == DType::Q8_0 ? hd / 32 * 34 : hd * (T == DType::F32 ? 4 : 2);
 }
 
-// One KV block of the task's head as f32 rows (cnt, hd): K into kb and V into vb, or in place for
-// an f32 cache.
-struct KvBlockF32 {
-  const float* k;
-  const float* v;
-};
-
-PONDER_AI void widen_f16_row(const uint16_t* src, int64_t hd, float* dst) {
-  int64_t d = 0;
-  for (; d + R <= hd; d += R) storef(dst + d, load_f16(src + d));
-  for (; d < hd; ++d) dst[d] = f16_to_f32(src[d]);
-}
-
-KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, float* kb, float* vb) {
-  const int64_t hd = t.head_dim;
-  const int64_t row0 = (block * t.n_kv_heads + t.kv_head) * t.block_size;  // first row of the block
-  if (t.kv_dtype == DType::F32) {
-    return {static_cast<const float*>(t.k) + row0 * hd, static_cast<const float*>(t.v) + row0 * hd};
-  }
-  const bool q8 = t.kv_dtype == DType::Q8_0;
-  const int64_t row_bytes = q8 ? hd / 32 * 34 : hd * 2;
-  auto rows_f32 = [&](const void* cache, float* dst) {
-    const auto* src = static_cast<const uint8_t*>(cache) + row0 * row_bytes;
-    for (int64_t j = 0; j < cnt; ++j) {
-      if (q8) {
-        dequantize_q8_0_row(src + j * row_bytes, hd, dst + j * hd);
-      } else {
-        widen_f16_row(reinterpret_cast<const uint16_t*>(src + j * row_bytes), hd, dst + j * hd);
-      }
-    }
-  };
-  rows_f32(t.k, kb);
-  rows_f32(t.v, vb);
-  return {kb, vb};
-}
-
-// Up to this many query rows per task, attention_rows; more, attention_lanes.
-constexpr int64_t kRowsDirect = 8;
-
-// Elements d..d+R of a cache row as f32: the values load_kv_block makes (q8_0: q · d, R divides
-// 32, so the R elements lie in one block).
+// Elements d..d+R of a cache row as f32: f16 widened, q8_0 as q · d, the float product
+// quant::dequantize_row computes (R divides 32, so the R elements lie in one block).
 template <DType T>
 PONDER_AI vf kv_vec(const uint8_t* row, int64_t d) {
   if constexpr (T == DType::F32) {
@@ -108,20 +63,63 @@ PONDER_AI vf kv_vec(const uint8_t* row, int64_t d) {
   }
 }
 
-// Element d of a cache row as f32, for the head-dim tail past the last whole vector (F32 and F16;
-// q8_0 rows are whole blocks of 32).
+// Element d of a cache row as f32, as kv_vec: for the head-dim tail past the last whole vector.
 template <DType T>
 PONDER_AI float kv_elem(const uint8_t* row, int64_t d) {
   if constexpr (T == DType::F32) {
     float x;
     __builtin_memcpy(&x, row + 4 * d, 4);
     return x;
-  } else {
+  } else if constexpr (T == DType::F16) {
     uint16_t h;
     __builtin_memcpy(&h, row + 2 * d, 2);
     return f16_to_f32(h);
+  } else {
+    const uint8_t* blk = row + 34 * (d / 32);
+    uint16_t dh;
+    __builtin_memcpy(&dh, blk, 2);
+    return static_cast<float>(static_cast<int8_t>(blk[2 + d % 32])) * f16_to_f32(dh);
   }
 }
+
+// Rows [row0, row0 + cnt) of a cache as f32 rows (cnt, hd) into dst.
+template <DType T>
+PONDER_AI void widen_rows(const void* cache, int64_t row0, int64_t cnt, int64_t hd, float* dst) {
+  const int64_t row_bytes = kv_row_bytes<T>(hd);
+  const auto* src = static_cast<const uint8_t*>(cache) + row0 * row_bytes;
+  for (int64_t j = 0; j < cnt; ++j, dst += hd) {
+    const uint8_t* row = src + j * row_bytes;
+    int64_t d = 0;
+    for (; d + R <= hd; d += R) storef(dst + d, kv_vec<T>(row, d));
+    for (; d < hd; ++d) dst[d] = kv_elem<T>(row, d);
+  }
+}
+
+// One KV block of the task's head as f32 rows (cnt, hd): K into kb and V into vb, or in place for
+// an f32 cache.
+struct KvBlockF32 {
+  const float* k;
+  const float* v;
+};
+
+KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, float* kb, float* vb) {
+  const int64_t hd = t.head_dim;
+  const int64_t row0 = (block * t.n_kv_heads + t.kv_head) * t.block_size;  // first row of the block
+  if (t.kv_dtype == DType::F32) {
+    return {static_cast<const float*>(t.k) + row0 * hd, static_cast<const float*>(t.v) + row0 * hd};
+  }
+  if (t.kv_dtype == DType::Q8_0) {
+    widen_rows<DType::Q8_0>(t.k, row0, cnt, hd, kb);
+    widen_rows<DType::Q8_0>(t.v, row0, cnt, hd, vb);
+  } else {
+    widen_rows<DType::F16>(t.k, row0, cnt, hd, kb);
+    widen_rows<DType::F16>(t.v, row0, cnt, hd, vb);
+  }
+  return {kb, vb};
+}
+
+// Up to this many query rows per task, attention_rows; more, attention_lanes.
+constexpr int64_t kRowsDirect = 8;
 
 // K rows [0, cnt) of a block (cache rows row_bytes apart) as K^T (hd, bsp) into kt: R positions
 // × R elements of the head per register transpose; positions cnt..bsp are zero.
@@ -272,7 +270,7 @@ void attention_rows(const AttentionTask& t, float* acc) {
   const int64_t hd = t.head_dim, bs = t.block_size;
   const int64_t bsp = (bs + R - 1) / R * R;
   const int64_t n_rows = t.n_tokens * t.group;
-  const int64_t row_bytes = T == DType::Q8_0 ? hd / 32 * 34 : hd * (T == DType::F32 ? 4 : 2);
+  const int64_t row_bytes = kv_row_bytes<T>(hd);
   float* kt = aligned(acc + n_rows * hd);
   float* sc = aligned(kt + hd * bsp);
   for (int64_t i = 0; i < n_rows * hd; ++i) acc[i] = 0.0f;
