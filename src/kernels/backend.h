@@ -154,6 +154,14 @@ class Backend {
                                    int64_t n_rows) {
     for (size_t i = 0; i < ws.size(); ++i) matmul(ws[i], x, ys[i], n_rows);
   }
+  // y (n_rows, w.n_out) = (silu(gate) * up) · wᵀ, gate and up (n_rows, w.n_in): the FFN's down
+  // projection and the product before it, which a backend may fuse (the CPU computes each row's
+  // product where it quantizes the input, so the product never goes through memory). gate holds
+  // unspecified values afterwards. Default: silu_mul into gate, then matmul.
+  virtual void matmul_silu_mul(const MatrixView& w, float* gate, const float* up, float* y, int64_t n_rows) {
+    silu_mul(gate, up, gate, n_rows * w.n_in);
+    matmul(w, gate, y, n_rows);
+  }
   // y (n_rows, dim) = x / rms(x) * weight, rms over each row of length dim
   virtual void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t dim, float eps) = 0;
   // x (n_tokens, n_heads, head_dim) rotated in place by each token's position

@@ -138,8 +138,7 @@ void Qwen2Model::ffn_block(const LayerWeights& w, int64_t n) {
   const MatrixView gate_up[] = {w.w_gate, w.w_up};
   float* const gate_up_out[] = {gate, up};
   backend_.matmul_shared_input(gate_up, h, gate_up_out, n);
-  backend_.silu_mul(gate, up, gate, n * c.intermediate_size);
-  backend_.matmul(w.w_down, gate, h, n);
+  backend_.matmul_silu_mul(w.w_down, gate, up, h, n);
   backend_.add(x, h, n * c.hidden_size);
 }
 

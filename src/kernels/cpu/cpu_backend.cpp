@@ -167,6 +167,22 @@ class CpuBackend final : public Backend {
       }
       return;
     }
+    run_packed(ws, x, nullptr, ys, n_rows);
+  }
+
+  void matmul_silu_mul(const MatrixView& w, float* gate, const float* up, float* y, int64_t n_rows) override {
+    if (n_rows <= 0 || !is_packed(w) || act_format(w.dtype, k_) == ActFormat::F32) {
+      Backend::matmul_silu_mul(w, gate, up, y, n_rows);
+      return;
+    }
+    run_packed({&w, 1}, gate, up, {&y, 1}, n_rows);
+  }
+
+  // ys[i] = x · ws[i]ᵀ for repacked matrices of one input width and activation format; with up,
+  // the input is silu(x) * up, computed row by row where the rows are quantized (so never for
+  // an F32 activation format).
+  void run_packed(std::span<const MatrixView> ws, const float* x, const float* up, std::span<float* const> ys,
+                  int64_t n_rows) {
     const ActFormat f = act_format(ws[0].dtype, k_);
     const int64_t n_in = ws[0].n_in;
     const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
@@ -175,8 +191,19 @@ class CpuBackend final : public Backend {
       act_stride = cpu::act_row_bytes(f, n_in);
       grow(act_, static_cast<size_t>(act_stride * n_rows));
       uint8_t* q = act_.data();
-      auto quantize_rows = [&](int64_t b, int64_t e, int) {
-        for (int64_t r = b; r < e; ++r) k_.quantize(f, x + r * n_in, n_in, q + r * act_stride);
+      if (up != nullptr) {
+        for (auto& s : thread_scratch_) grow(s, static_cast<size_t>(n_in));
+      }
+      auto quantize_rows = [&](int64_t b, int64_t e, int thread) {
+        for (int64_t r = b; r < e; ++r) {
+          const float* row = x + r * n_in;
+          if (up != nullptr) {
+            float* prod = thread_scratch_[static_cast<size_t>(thread)].data();
+            k_.silu_mul(row, up + r * n_in, prod, n_in);
+            row = prod;
+          }
+          k_.quantize(f, row, n_in, q + r * act_stride);
+        }
       };
       if (n_rows >= 4) {
         pool_.parallel_for(n_rows, quantize_rows);
@@ -459,7 +486,7 @@ class CpuBackend final : public Backend {
     int64_t first, end;
   };
   std::vector<MatrixRun> args_;
-  std::vector<std::vector<float>> thread_scratch_; // per thread: attention tiles, dequantized rows
+  std::vector<std::vector<float>> thread_scratch_; // per thread: attention tiles, dequantized rows, FFN products
 };
 
 }  // namespace

@@ -264,6 +264,36 @@ TEST_P(CpuBackendTest, MatmulSharedInputEqualsSeparateMatmuls) {
   EXPECT_THROW(cpu_->matmul_shared_input(ws, x.data(), one_out, 1), Error);
 }
 
+// The FFN's down projection with its product fused (computed row by row where the input is
+// quantized) gives silu_mul followed by matmul, bit for bit: quantized activations (AK, A8), an
+// F32 one (F16 weights), a matrix never uploaded; decode and batched rows.
+TEST_P(CpuBackendTest, MatmulSiluMulEqualsSiluMulThenMatmul) {
+  const int64_t n_in = 256, n_out = 37;
+  uint32_t seed = 70;
+  for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::F16}) {
+    const auto bytes = random_weights(t, n_out, n_in, seed++);
+    const MatrixView host{bytes.data(), t, n_out, n_in, dtype_bytes(t, n_in)};
+    for (const MatrixView& w : {cpu_->upload_matrix(host), host}) {
+      for (int64_t n_rows : {1, 6, 19}) {
+        SCOPED_TRACE(fmt::format("{} uploaded {} rows {}", dtype_name(t), w.data != host.data, n_rows));
+        const auto gate = random_vector(static_cast<size_t>(n_rows * n_in), seed++, 2.0f);
+        const auto up = random_vector(gate.size(), seed++, 1.0f, 0.3f);
+        std::vector<float> prod(gate.size()), want(static_cast<size_t>(n_rows * n_out)), got(want.size(), -1.0f);
+        cpu_->silu_mul(gate.data(), up.data(), prod.data(), static_cast<int64_t>(prod.size()));
+        cpu_->matmul(w, prod.data(), want.data(), n_rows);
+        auto g = gate;
+        cpu_->matmul_silu_mul(w, g.data(), up.data(), got.data(), n_rows);
+        EXPECT_EQ(got, want);
+        // And the reference backend's default (silu_mul into gate, then matmul) agrees.
+        std::vector<float> ref(want.size());
+        g = gate;
+        ref_->matmul_silu_mul(host, g.data(), up.data(), ref.data(), n_rows);
+        EXPECT_LE(nmse(got, ref), threshold(t, GetParam().isa) * 10);
+      }
+    }
+  }
+}
+
 TEST_P(CpuBackendTest, ElementwiseOps) {
   for (int64_t n : {1, 7, 64, 1003, 70001}) {
     SCOPED_TRACE(n);
