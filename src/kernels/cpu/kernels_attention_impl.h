@@ -95,6 +95,11 @@ PONDER_AI void widen_rows(const void* cache, int64_t row0, int64_t cnt, int64_t 
   }
 }
 
+// The cache row (of head_dim values) where the task's KV head begins in physical block `block`.
+PONDER_AI int64_t block_first_row(const AttentionTask& t, int64_t block) {
+  return (block * t.n_kv_heads + t.kv_head) * t.block_size;
+}
+
 // One KV block of the task's head as f32 rows (cnt, hd): K into kb and V into vb, or in place for
 // an f32 cache.
 struct KvBlockF32 {
@@ -104,7 +109,7 @@ struct KvBlockF32 {
 
 KvBlockF32 load_kv_block(const AttentionTask& t, int64_t block, int64_t cnt, float* kb, float* vb) {
   const int64_t hd = t.head_dim;
-  const int64_t row0 = (block * t.n_kv_heads + t.kv_head) * t.block_size;  // first row of the block
+  const int64_t row0 = block_first_row(t, block);
   if (t.kv_dtype == DType::F32) {
     return {static_cast<const float*>(t.k) + row0 * hd, static_cast<const float*>(t.v) + row0 * hd};
   }
@@ -286,7 +291,7 @@ void attention_rows(const AttentionTask& t, float* acc) {
   for (int64_t bi = 0; bi <= last / bs; ++bi) {
     const int64_t p0 = bi * bs;
     const int64_t cnt = min64(bs, last - p0 + 1);
-    const int64_t row0 = (t.block_table[bi] * t.n_kv_heads + t.kv_head) * bs;  // the block's first row
+    const int64_t row0 = block_first_row(t, t.block_table[bi]);
     const uint8_t* k = static_cast<const uint8_t*>(t.k) + row0 * row_bytes;
     const uint8_t* v = static_cast<const uint8_t*>(t.v) + row0 * row_bytes;
     transpose_k<T>(k, row_bytes, cnt, hd, bsp, kt);
